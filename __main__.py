@@ -1,0 +1,102 @@
+"""The API gateway program: load this stack's config, wire it into components, export outputs.
+
+Order of creation (each step waits for the one before):
+CRDs chart -> controller chart -> EnvoyProxy -> GatewayClass -> Gateway -> HTTPRoutes,
+with TLS Secrets and echo backends before the Gateway and routes that use them.
+"""
+
+import pulumi
+import pulumi_kubernetes as kubernetes
+
+from components import (
+    EchoBackend,
+    EnvoyGatewayController,
+    EnvoyProxy,
+    Gateway,
+    GatewayClass,
+    TlsCert,
+    WeightedRoute,
+)
+from gateway_config.loader import ConfigError, parse_stack_config, raw_config_from_engine, stack_file_name
+from gateway_config.models import StackConfig
+
+
+def load_config() -> StackConfig:
+    """The stack's config, validated; a user mistake stops the program with the message alone."""
+    engine_config = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
+    try:
+        return parse_stack_config(raw_config_from_engine(engine_config), stack_file_name(pulumi.get_stack()))
+    except ConfigError as error:
+        # RunError: the engine prints the message without a Python traceback.
+        raise pulumi.RunError(str(error)) from None
+
+
+config = load_config()
+# Production stacks protect what an accident must not delete: the controller and the CAs.
+protect = config.production
+
+controller = EnvoyGatewayController("envoy-gateway", controller=config.controller, protect=protect)
+after_controller = pulumi.ResourceOptions(depends_on=controller.ready)
+
+workload_dependencies: list[pulumi.Resource] = []
+if config.create_namespace:
+    workload_dependencies.append(
+        kubernetes.core.v1.Namespace(config.namespace, metadata={"name": config.namespace}, opts=pulumi.ResourceOptions(protect=protect))
+    )
+in_namespace = pulumi.ResourceOptions(depends_on=workload_dependencies)
+
+backends = [
+    EchoBackend(backend.name, backend=backend, namespace=config.namespace, opts=in_namespace)
+    for backend in config.backends
+]
+certificates = [
+    TlsCert(
+        certificate.secret_name,
+        certificate=certificate,
+        config=config,
+        protect=protect,
+        opts=pulumi.ResourceOptions(depends_on=[*controller.ready, *workload_dependencies]),
+    )
+    for certificate in config.certificates
+]
+proxy = EnvoyProxy(
+    config.proxy_name, config=config, opts=pulumi.ResourceOptions(depends_on=[*controller.ready, *workload_dependencies])
+)
+gateway_class = GatewayClass(
+    config.gateway_class.name, config=config, opts=pulumi.ResourceOptions(depends_on=[*controller.ready, proxy])
+)
+gateway = Gateway(
+    config.gateway.name,
+    config=config,
+    opts=pulumi.ResourceOptions(depends_on=[*controller.ready, gateway_class, *certificates]),
+)
+routes = [
+    WeightedRoute(
+        route.name,
+        config=config,
+        route=route,
+        opts=pulumi.ResourceOptions(depends_on=[*controller.ready, gateway, *backends]),
+    )
+    for route in config.routes
+]
+
+
+def _url(scheme: str, port: int, default_port: int) -> pulumi.Output:
+    suffix = "" if port == default_port else f":{port}"
+    return gateway.address.apply(lambda host: f"{scheme}://{host}{suffix}" if host else None)
+
+
+pulumi.export("GATEWAY_HOST", gateway.address)
+http_listener = next((item for item in config.gateway.listeners if item.protocol == "HTTP"), None)
+https_listener = next((item for item in config.gateway.listeners if item.protocol == "HTTPS"), None)
+if http_listener is not None:
+    pulumi.export("HTTP_URL", _url("http", http_listener.port, 80))
+if https_listener is not None:
+    pulumi.export("HTTPS_URL", _url("https", https_listener.port, 443))
+ca_by_secret = {certificate.secret_name: tls_cert.ca_certificate_pem for certificate, tls_cert in zip(config.certificates, certificates)}
+if ca_by_secret:
+    pulumi.export("CA_CERTS", ca_by_secret)
+    # The CA behind the first HTTPS listener's certificate: what `curl --cacert` needs.
+    served = [ref.name for ref in https_listener.tls.certificate_refs] if https_listener and https_listener.tls else []
+    first_served = next((name for name in served if name in ca_by_secret), next(iter(ca_by_secret)))
+    pulumi.export("CA_CERT_PEM", ca_by_secret[first_served])

@@ -1,0 +1,87 @@
+"""EnvoyGatewayController: Envoy Gateway's CRDs and control plane, from its Helm charts."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as kubernetes
+
+from components.child_options import child_options
+
+from gateway_config.manifests import (
+    CONTROLLER_CHART,
+    CONTROLLER_RELEASE,
+    CRDS_CHART,
+    CRDS_RELEASE,
+    chart_reference,
+    controller_chart_values,
+    crds_chart_values,
+)
+from gateway_config.models import ControllerConfig
+
+
+class EnvoyGatewayController(pulumi.ComponentResource):
+    """Installs Envoy Gateway in three ordered steps, or nothing at all.
+
+    1. `gateway-crds-helm`: the CRDs, applied server-side by pulumi-kubernetes (Helm itself
+       never upgrades CRDs, and the Gateway API CRDs are too large for client-side apply).
+       Gateway API's CRDs are left out when `installGatewayApiCrds: false` (the platform
+       ships them, as ACK does).
+    2. `gateway-helm`: the controller, with its own CRDs disabled, into `namespace`.
+    3. Nothing else: custom resources depend on `ready`, so none is created before its CRD
+       and the controller exist.
+
+    With `install: false` (ACK's managed add-on, or a controller another stack owns) it
+    declares nothing and `ready` is empty. With `protect=True` (production stacks) the
+    charts and namespace cannot be deleted by accident.
+    """
+
+    namespace: Optional[kubernetes.core.v1.Namespace]
+    crds: Optional[kubernetes.helm.v4.Chart]
+    chart: Optional[kubernetes.helm.v4.Chart]
+    ready: list[pulumi.Resource]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        controller: ControllerConfig,
+        protect: bool = False,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> None:
+        super().__init__("api-gateway:components:EnvoyGatewayController", name, None, opts)
+        self.namespace = self.crds = self.chart = None
+        self.ready = []
+        if controller.install:
+            self.namespace = kubernetes.core.v1.Namespace(
+                f"{name}-namespace",
+                metadata={"name": controller.namespace},
+                opts=child_options(self, opts, protect=protect),
+            )
+            self.crds = kubernetes.helm.v4.Chart(
+                f"{name}-crds",
+                name=CRDS_RELEASE,
+                chart=chart_reference(controller, CRDS_CHART),
+                version=controller.version,
+                values=crds_chart_values(controller),
+                opts=child_options(self, opts, protect=protect),
+            )
+            self.chart = kubernetes.helm.v4.Chart(
+                f"{name}-chart",
+                name=CONTROLLER_RELEASE,
+                chart=chart_reference(controller, CONTROLLER_CHART),
+                version=controller.version,
+                namespace=controller.namespace,
+                skip_crds=True,
+                values=controller_chart_values(controller),
+                opts=child_options(self, opts, protect=protect, depends_on=[self.namespace, self.crds]),
+            )
+            self.ready = [self.crds, self.chart]
+        self.register_outputs(
+            {
+                "installed": controller.install,
+                "version": controller.version if controller.install else None,
+                "namespace": controller.namespace if controller.install else None,
+            }
+        )

@@ -1,0 +1,39 @@
+"""GatewayClass: binds the stack's Gateways to the Envoy Gateway controller."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as kubernetes
+
+from components.child_options import child_options
+
+from gateway_config.manifests import gateway_class_object
+from gateway_config.models import StackConfig
+
+
+class GatewayClass(pulumi.ComponentResource):
+    """A GatewayClass with controllerName `gateway.envoyproxy.io/gatewayclass-controller`
+    (the seed's `eg` by default) and a parametersRef to the stack's EnvoyProxy.
+
+    `pulumi up` waits until the controller has Accepted it. It is cluster-scoped: stacks
+    sharing a cluster need different names.
+    """
+
+    resource: kubernetes.apiextensions.CustomResource
+    class_name: str
+
+    def __init__(self, name: str, *, config: StackConfig, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("api-gateway:components:GatewayClass", name, None, opts)
+        manifest = gateway_class_object(config)
+        self.class_name = manifest["metadata"]["name"]
+        self.resource = kubernetes.apiextensions.CustomResource(
+            f"{name}-gateway-class",
+            api_version=manifest["apiVersion"],
+            kind=manifest["kind"],
+            metadata=manifest["metadata"],
+            spec=manifest["spec"],
+            opts=child_options(self, opts),
+        )
+        self.register_outputs({"name": self.class_name})

@@ -1,0 +1,216 @@
+"""Single-value field types for the stack config, each with the rule it enforces.
+
+Every type here checks one value on its own; rules that relate several values (a
+listener and its certificate, a route and the backends it names) live in
+`semantics.py`. Messages follow one pattern: what is wrong, then what is allowed.
+The limits are Gateway API's own (v1 CRD schemas), so a config that passes here is
+not refused later by the API server.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any
+
+import re2
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
+
+# Kubernetes' DNS-1123 label: names of Services, Namespaces and Gateway listeners.
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# Kubernetes' DNS-1123 subdomain: names of most other objects.
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# HTTP header field name (RFC 9110 token), as Gateway API's HTTPHeaderName pattern.
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$")
+# Gateway API's Duration: up to four number+unit pairs, e.g. "10s", "1m30s", "500ms".
+_DURATION = re.compile(r"^([0-9]{1,5}(h|m|s|ms)){1,4}$")
+# A chart version as Helm accepts it: semantic version, optionally with a leading "v".
+_VERSION = re.compile(
+    r"^v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
+    r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
+)
+# An OCI image reference: [registry[:port]/]repository[:tag][@sha256:digest].
+_IMAGE = re.compile(
+    r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
+    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"
+)
+# A Kubernetes resource quantity such as "100m", "256Mi", "1".
+_QUANTITY = re.compile(r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$")
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # the error is reported to the user, not to stderr
+
+
+def _fail(kind: str, message: str) -> PydanticCustomError:
+    return PydanticCustomError(kind, message)
+
+
+def _dns_label(value: str) -> str:
+    if len(value) > 63 or not _DNS_LABEL.match(value):
+        raise _fail(
+            "dns_label",
+            f"'{value}' is not a valid Kubernetes name; use at most 63 lowercase letters, digits "
+            "and '-', starting and ending with a letter or digit (DNS-1123 label)",
+        )
+    return value
+
+
+def _dns_subdomain(value: str) -> str:
+    if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+        raise _fail(
+            "dns_subdomain",
+            f"'{value}' is not a valid Kubernetes name; use at most 253 lowercase letters, digits, "
+            "'-' and '.', each part starting and ending with a letter or digit (DNS-1123 subdomain)",
+        )
+    return value
+
+
+def _hostname(value: str, allow_wildcard: bool = True) -> str:
+    allowed = (
+        "a lowercase DNS name such as 'www.example.com'"
+        + (" or a wildcard '*.example.com' (the '*' only as the whole first label)" if allow_wildcard else "")
+        + ", at most 253 characters, each label at most 63"
+    )
+    try:
+        ipaddress.ip_address(value)
+        raise _fail("hostname", f"'{value}' is an IP address; a hostname is required: {allowed}")
+    except ValueError:
+        pass
+    if len(value) > 253:
+        raise _fail("hostname", f"hostname is {len(value)} characters long; allowed: {allowed}")
+    labels = value.split(".")
+    if labels[0] == "*" and allow_wildcard and len(labels) > 1:
+        labels = labels[1:]
+    for label in labels:
+        if len(label) > 63:
+            raise _fail("hostname", f"label '{label[:20]}…' of '{value}' is {len(label)} characters long; allowed: {allowed}")
+        if not _DNS_LABEL.match(label):
+            raise _fail("hostname", f"'{value}' is not a valid hostname; allowed: {allowed}")
+    return value
+
+
+def _precise_hostname(value: str) -> str:
+    return _hostname(value, allow_wildcard=False)
+
+
+def validate_http_path(value: str) -> str:
+    allowed = (
+        "an absolute path starting with '/', without '//', '/./', '/../', '%2f', '%5c' or '#', "
+        "at most 1024 characters"
+    )
+    lowered = value.lower()
+    if not value.startswith("/"):
+        raise _fail("http_path", f"path '{value}' does not start with '/'; allowed: {allowed}")
+    for forbidden in ("//", "/./", "/../", "%2f", "%5c", "#"):
+        if forbidden in lowered:
+            raise _fail("http_path", f"path '{value}' contains '{forbidden}'; allowed: {allowed}")
+    if value.endswith("/..") or value.endswith("/."):
+        raise _fail("http_path", f"path '{value}' ends with a dot segment; allowed: {allowed}")
+    if len(value) > 1024:
+        raise _fail("http_path", f"path is {len(value)} characters long; allowed: {allowed}")
+    return value
+
+
+def validate_regular_expression(value: str) -> str:
+    if len(value) > 1024:
+        raise _fail("regex", f"regular expression is {len(value)} characters long; at most 1024 are allowed")
+    try:
+        re2.compile(value, _RE2_OPTIONS)
+    except re2.error as error:
+        reason = error.args[0].decode() if error.args and isinstance(error.args[0], bytes) else str(error)
+        raise _fail(
+            "regex",
+            f"'{value}' is not a valid regular expression ({reason}); Envoy uses RE2 syntax, "
+            "which has no look-around or back-references",
+        ) from None
+    return value
+
+
+def _header_name(value: str) -> str:
+    if len(value) > 256 or not _HEADER_NAME.match(value):
+        raise _fail(
+            "header_name",
+            f"'{value}' is not a valid HTTP header name; use 1 to 256 letters, digits or any of "
+            "!#$%&'*+-.^_`|~ (no spaces or ':')",
+        )
+    return value
+
+
+def _header_value(value: str) -> str:
+    for character in value:
+        if (ord(character) < 0x20 and character != "\t") or ord(character) == 0x7F:
+            raise _fail(
+                "header_value",
+                f"header value {value!r} contains the control character {character!r}; "
+                "only printable characters and tabs are allowed",
+            )
+    if len(value) > 4096:
+        raise _fail("header_value", f"header value is {len(value)} characters long; at most 4096 are allowed")
+    return value
+
+
+def _duration(value: str) -> str:
+    if not _DURATION.match(value):
+        raise _fail(
+            "duration",
+            f"'{value}' is not a duration; use a number and a unit h, m, s or ms, such as '10s' or '1m30s'",
+        )
+    return value
+
+
+def _version(value: str) -> str:
+    if not _VERSION.match(value):
+        raise _fail("version", f"'{value}' is not a version; use a semantic version such as 'v1.9.0'")
+    return value
+
+
+def _image(value: str) -> str:
+    if not _IMAGE.match(value):
+        raise _fail(
+            "image",
+            f"'{value}' is not a container image reference; use 'registry/repository:tag' "
+            "(optionally '@sha256:<digest>')",
+        )
+    return value
+
+
+def _quantity(value: Any) -> str:
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(text, str) or not _QUANTITY.match(text):
+        raise _fail("quantity", f"{value!r} is not a Kubernetes quantity; use e.g. '100m', '1', '256Mi', '1Gi'")
+    return text
+
+
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+KubernetesName = Annotated[str, AfterValidator(_dns_subdomain)]
+Hostname = Annotated[str, AfterValidator(_hostname)]
+PreciseHostname = Annotated[str, AfterValidator(_precise_hostname)]
+HttpPath = Annotated[str, AfterValidator(validate_http_path)]
+RegularExpression = Annotated[str, AfterValidator(validate_regular_expression)]
+HeaderName = Annotated[str, AfterValidator(_header_name)]
+HeaderValue = Annotated[str, AfterValidator(_header_value)]
+Duration = Annotated[str, AfterValidator(_duration)]
+ChartVersion = Annotated[str, AfterValidator(_version)]
+Image = Annotated[str, AfterValidator(_image)]
+Quantity = Annotated[Any, AfterValidator(_quantity)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Replicas = Annotated[int, Field(ge=0)]
+# Gateway API caps a backendRef weight at 1,000,000.
+Weight = Annotated[int, Field(ge=0, le=1_000_000)]
+
+
+def is_valid_path(value: str) -> bool:
+    """True when `value` passes the same check as an `HttpPath` field."""
+    try:
+        validate_http_path(value)
+    except PydanticCustomError:
+        return False
+    return True
+
+
+def image_tag(image: str) -> str | None:
+    """The tag of an image reference, or None when it has none (a digest alone is not a tag)."""
+    without_digest = image.split("@", 1)[0]
+    last_part = without_digest.rsplit("/", 1)[-1]
+    return last_part.split(":", 1)[1] if ":" in last_part else None

@@ -1,0 +1,184 @@
+"""The edge: turn a stack's raw config into a `StackConfig`, or into one clear error.
+
+Raw config arrives in two ways, which this module makes one: from the Pulumi engine
+while `pulumi preview`/`up` runs (keys `api-gateway:<key>`, values as strings, objects
+JSON-encoded), and from a stack file read directly by `gwctl` and the tests. Every
+problem is reported at once, one line each, as
+`stacks/Pulumi.<stack>.yaml: <dotted.path>: <what is wrong; what is allowed>`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from gateway_config.models import StackConfig
+from gateway_config.semantics import Problem, find_problems
+
+PROJECT_NAME = "api-gateway"
+STACKS_DIRECTORY = "stacks"
+
+
+class ConfigError(Exception):
+    """A stack config that cannot be used; `str()` is the message for the user."""
+
+    def __init__(self, stack_file: str, problems: list[Problem], note: str | None = None):
+        self.stack_file = stack_file
+        self.problems = problems
+        lines = [f"{stack_file}: {problem.path}: {problem.message}" for problem in problems]
+        if note:
+            lines.append(note)
+        super().__init__("\n".join(lines))
+
+
+def stack_file_name(stack: str) -> str:
+    """The stack file's path as the user knows it, e.g. `stacks/Pulumi.dev.yaml`."""
+    return f"{STACKS_DIRECTORY}/Pulumi.{stack}.yaml"
+
+
+def parse_stack_config(raw: Mapping[str, Any], stack_file: str) -> StackConfig:
+    """Validate `raw` (the project's keys without the `api-gateway:` prefix, values decoded).
+
+    Raises `ConfigError` naming every problem. Cross-value rules (a route naming a backend,
+    a listener's certificate, …) are checked once the shape of the config is valid.
+    """
+    try:
+        config = StackConfig.model_validate(dict(raw))
+    except ValidationError as error:
+        problems = [_problem_from_pydantic(detail) for detail in error.errors(include_url=False)]
+        raise ConfigError(
+            stack_file,
+            problems,
+            note="(references between sections are checked once these are fixed)",
+        ) from None
+    problems = find_problems(config)
+    if problems:
+        raise ConfigError(stack_file, problems)
+    return config
+
+
+def raw_config_from_stack_file(path: Path) -> dict[str, Any]:
+    """The project's config from a `Pulumi.<stack>.yaml` file, as the engine would pass it.
+
+    Keys of other namespaces (e.g. `kubernetes:context`) belong to providers and are left out.
+    """
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(str(path), [Problem("(file)", f"is not valid YAML: {error}")]) from None
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise ConfigError(str(path), [Problem("config", "must be a mapping of keys to values")])
+    return {
+        key.split(":", 1)[1]: value
+        for key, value in config.items()
+        if isinstance(key, str) and key.startswith(f"{PROJECT_NAME}:")
+    }
+
+
+def engine_config_from_raw(raw: Mapping[str, Any]) -> dict[str, str]:
+    """The same config in the form the Pulumi engine hands a program: namespaced keys,
+    strings as they are, everything else JSON-encoded."""
+    return {
+        f"{PROJECT_NAME}:{key}": value if isinstance(value, str) else json.dumps(value)
+        for key, value in raw.items()
+    }
+
+
+def raw_config_from_engine(engine_config: Mapping[str, str]) -> dict[str, Any]:
+    """Decode the engine's form back: objects, lists, numbers and booleans from JSON."""
+    raw: dict[str, Any] = {}
+    for key, value in engine_config.items():
+        if not key.startswith(f"{PROJECT_NAME}:"):
+            continue
+        try:
+            decoded = json.loads(value) if isinstance(value, str) else value
+        except json.JSONDecodeError:
+            decoded = value  # a plain string such as a namespace name
+        raw[key.split(":", 1)[1]] = decoded
+    return raw
+
+
+def _problem_from_pydantic(detail: Mapping[str, Any]) -> Problem:
+    location = [str(part) for part in detail["loc"]]
+    kind = detail["type"]
+    value = detail.get("input")
+    context = detail.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return Problem(".".join(location), _unknown_key_message(location))
+    if kind == "missing":
+        return Problem(".".join(location), "is required but missing")
+    if kind == "too_long":
+        return Problem(
+            ".".join(location),
+            f"has {context.get('actual_length')} entries; at most {context.get('max_length')} are allowed",
+        )
+    if kind == "too_short":
+        return Problem(
+            ".".join(location),
+            f"has {context.get('actual_length')} entries; at least {context.get('min_length')} required",
+        )
+    if kind in ("greater_than_equal", "greater_than"):
+        bound = context.get("ge", context.get("gt"))
+        return Problem(".".join(location), f"is {value!r}; it must be {'at least' if 'ge' in context else 'above'} {bound}")
+    if kind in ("less_than_equal", "less_than"):
+        bound = context.get("le", context.get("lt"))
+        return Problem(".".join(location), f"is {value!r}; it must be {'at most' if 'le' in context else 'below'} {bound}")
+    if kind == "literal_error":
+        return Problem(".".join(location), f"is {value!r}; allowed values: {context.get('expected')}")
+    if kind.endswith("_type") or kind.startswith("int_") or kind == "model_type":
+        expected = _expected_type(kind)
+        return Problem(".".join(location), f"is {value!r} ({type(value).__name__}); {expected} is required")
+    return Problem(".".join(location), detail["msg"])
+
+
+def _expected_type(kind: str) -> str:
+    return {
+        "int_type": "a whole number",
+        "int_from_float": "a whole number",
+        "int_parsing": "a whole number",
+        "string_type": "a string",
+        "bool_type": "true or false",
+        "list_type": "a list",
+        "dict_type": "a mapping",
+        "model_type": "a mapping",
+    }.get(kind, "another type")
+
+
+def _unknown_key_message(location: list[str]) -> str:
+    unknown = location[-1]
+    allowed = _allowed_keys(location[:-1])
+    suggestion = difflib.get_close_matches(unknown, allowed, n=1, cutoff=0.6)
+    hint = f"did you mean '{suggestion[0]}'? " if suggestion else ""
+    return f"unknown key '{unknown}'; {hint}allowed keys: {', '.join(allowed)}"
+
+
+def _allowed_keys(parent_location: list[str]) -> list[str]:
+    """The keys the model at `parent_location` accepts, found by walking the models."""
+    model: type[BaseModel] | None = StackConfig
+    for part in parent_location:
+        if model is None or part.isdigit():
+            continue
+        field = next(
+            (info for name, info in model.model_fields.items() if (info.alias or name) == part),
+            None,
+        )
+        model = _model_of(field.annotation) if field is not None else None
+    if model is None:
+        return []
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in getattr(annotation, "__args__", ()) or ():
+        model = _model_of(argument)
+        if model is not None:
+            return model
+    return None

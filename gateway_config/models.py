@@ -1,0 +1,420 @@
+"""The stack config, as typed models: what a `stacks/Pulumi.<stack>.yaml` may say.
+
+Keys are camelCase in the stack file (as in Kubernetes and Gateway API), snake_case in
+Python. Every model forbids unknown keys and is strict: a number given as a string, or a
+string given as a list, is refused rather than guessed at. Defaults reproduce the seed
+guide (`../shared/seed/SEED-BRIEF.md`), so a stack states only what it changes.
+Rules that relate several values are checked afterwards, in `semantics.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from gateway_config.fields import (
+    ChartVersion,
+    DnsLabel,
+    Duration,
+    HeaderName,
+    HeaderValue,
+    Hostname,
+    HttpPath,
+    Image,
+    KubernetesName,
+    Port,
+    PreciseHostname,
+    Quantity,
+    validate_http_path,
+    validate_regular_expression,
+    Replicas,
+    Weight,
+)
+
+SEED_ECHO_IMAGE = (
+    "registry-cn-hangzhou.ack.aliyuncs.com/ack-demo/envoygateway-echo-basic:v20231214-v1.0.0-140-gf544a46e"
+)
+ENVOY_GATEWAY_CONTROLLER_NAME = "gateway.envoyproxy.io/gatewayclass-controller"
+DEFAULT_ENVOY_GATEWAY_VERSION = "v1.9.0"
+
+
+class ConfigModel(BaseModel):
+    """Base of every config model: camelCase keys, unknown keys refused, no type coercion."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        extra="forbid",
+        strict=True,
+        frozen=True,
+    )
+
+
+class ResourceRequirements(ConfigModel):
+    """Container requests and limits, e.g. `{requests: {cpu: 100m, memory: 128Mi}}`."""
+
+    requests: dict[Literal["cpu", "memory", "ephemeral-storage"], Quantity] = Field(default_factory=dict)
+    limits: dict[Literal["cpu", "memory", "ephemeral-storage"], Quantity] = Field(default_factory=dict)
+
+
+# --- controller ------------------------------------------------------------------
+
+
+class ControllerConfig(ConfigModel):
+    """The Envoy Gateway control plane, installed from its Helm charts.
+
+    Defaults: installed (`install: true`) into `envoy-gateway-system`, chart version
+    v1.9.0 from `oci://docker.io/envoyproxy`, 1 replica, the chart's own resources,
+    Gateway API CRDs installed with Envoy Gateway's (`installGatewayApiCrds: true`).
+    Set `install: false` where the cluster already runs Envoy Gateway (ACK's managed
+    "Gateway with Inference Extension" add-on); set `installGatewayApiCrds: false` where
+    the platform already provides the Gateway API CRDs.
+    """
+
+    install: bool = True
+    namespace: DnsLabel = "envoy-gateway-system"
+    version: ChartVersion = DEFAULT_ENVOY_GATEWAY_VERSION
+    chart_repository: str = "oci://docker.io/envoyproxy"
+    install_gateway_api_crds: bool = True
+    replicas: Replicas = 1
+    resources: Optional[ResourceRequirements] = None
+    # The escape hatch: any gateway-helm value, deep-merged over the curated ones above.
+    values: dict[str, Any] = Field(default_factory=dict)
+
+
+class GatewayClassConfig(ConfigModel):
+    """The GatewayClass. Default name `eg` (the seed's); cluster-scoped, so two stacks
+    sharing a cluster need different names."""
+
+    name: KubernetesName = "eg"
+    controller_name: str = ENVOY_GATEWAY_CONTROLLER_NAME
+    description: Optional[str] = None
+
+
+# --- proxy (EnvoyProxy) ------------------------------------------------------------
+
+
+class ProxyServiceConfig(ConfigModel):
+    """The Service in front of the Envoy proxies. Default: LoadBalancer, no annotations."""
+
+    type: Literal["LoadBalancer", "NodePort", "ClusterIP"] = "LoadBalancer"
+    annotations: dict[str, str] = Field(default_factory=dict)
+    external_traffic_policy: Optional[Literal["Cluster", "Local"]] = None
+    load_balancer_class: Optional[str] = None
+
+
+class AutoscalingConfig(ConfigModel):
+    """A HorizontalPodAutoscaler for the proxies. Default target: 80 % CPU."""
+
+    min_replicas: int = Field(default=1, ge=1)
+    max_replicas: int = Field(ge=1)
+    cpu_utilization: int = Field(default=80, ge=1, le=100)
+
+
+class DisruptionBudgetConfig(ConfigModel):
+    """A PodDisruptionBudget for the proxies: exactly one of minAvailable / maxUnavailable."""
+
+    min_available: Optional[int | str] = None
+    max_unavailable: Optional[int | str] = None
+
+
+class ProxyConfig(ConfigModel):
+    """The Envoy proxies the controller creates for the Gateway (an EnvoyProxy resource,
+    always declared, referenced by the GatewayClass).
+
+    Defaults: the controller's own (1 replica, the Envoy image of that Envoy Gateway
+    release), a LoadBalancer Service, no HPA, no PDB. `name` defaults to
+    `<gateway class name>-proxy`.
+    """
+
+    name: Optional[KubernetesName] = None
+    replicas: Optional[Replicas] = None
+    image: Optional[Image] = None
+    resources: Optional[ResourceRequirements] = None
+    pod_labels: dict[str, str] = Field(default_factory=dict)
+    pod_annotations: dict[str, str] = Field(default_factory=dict)
+    service: ProxyServiceConfig = Field(default_factory=ProxyServiceConfig)
+    autoscaling: Optional[AutoscalingConfig] = None
+    disruption_budget: Optional[DisruptionBudgetConfig] = None
+
+
+# --- gateway and listeners --------------------------------------------------------
+
+
+class CertificateRef(ConfigModel):
+    """A TLS Secret a listener serves. It must be declared in `certificates` unless
+    `external: true` (a Secret managed elsewhere, e.g. by cert-manager)."""
+
+    name: KubernetesName
+    namespace: Optional[DnsLabel] = None
+    external: bool = False
+
+
+class ListenerTls(ConfigModel):
+    """TLS for an HTTPS listener: terminated at the proxy with the given certificates."""
+
+    mode: Literal["Terminate"] = "Terminate"
+    certificate_refs: list[CertificateRef] = Field(min_length=1, max_length=64)
+
+
+class AllowedRoutes(ConfigModel):
+    """Which namespaces' routes may attach. Default `Same` (the Gateway's namespace)."""
+
+    namespaces: Literal["Same", "All"] = "Same"
+
+
+class ListenerConfig(ConfigModel):
+    """One Gateway listener: HTTP, or HTTPS terminating TLS."""
+
+    name: DnsLabel
+    protocol: Literal["HTTP", "HTTPS"]
+    port: Port
+    hostname: Optional[Hostname] = None
+    tls: Optional[ListenerTls] = None
+    allowed_routes: Optional[AllowedRoutes] = None
+
+
+class GatewayConfig(ConfigModel):
+    """The Gateway. Default name `eg`; `pulumi up` waits up to `programmedTimeoutSeconds`
+    (default 600) for it to be Programmed, i.e. for its proxies to have an address."""
+
+    name: KubernetesName = "eg"
+    listeners: list[ListenerConfig] = Field(min_length=1, max_length=64)
+    programmed_timeout_seconds: int = Field(default=600, ge=1, le=7200)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+# --- certificates ------------------------------------------------------------------
+
+
+class DistinguishedName(ConfigModel):
+    """A certificate subject, e.g. `{commonName: example.com, organization: example Inc.}`."""
+
+    common_name: str = Field(min_length=1, max_length=64)
+    organization: Optional[str] = None
+    organizational_unit: Optional[str] = None
+    country: Optional[str] = None
+    province: Optional[str] = None
+    locality: Optional[str] = None
+
+
+class CertificateConfig(ConfigModel):
+    """A self-signed CA and a server certificate it signs, stored as a kubernetes.io/tls Secret.
+
+    Defaults: RSA 2048, both certificates valid 8760 h (365 days, as the seed), renewed by
+    `pulumi up` once fewer than `earlyRenewalHours` (720 h, 30 days) remain; DNS names
+    default to the subject's common name; the Secret lives in the stack's namespace.
+    """
+
+    secret_name: KubernetesName
+    namespace: Optional[DnsLabel] = None
+    ca: DistinguishedName
+    subject: DistinguishedName
+    dns_names: list[Hostname] = Field(default_factory=list, max_length=100)
+    key_algorithm: Literal["RSA", "ECDSA", "ED25519"] = "RSA"
+    rsa_bits: Literal[2048, 3072, 4096] = 2048
+    ecdsa_curve: Literal["P224", "P256", "P384", "P521"] = "P256"
+    validity_hours: int = Field(default=8760, ge=1)
+    ca_validity_hours: int = Field(default=8760, ge=1)
+    early_renewal_hours: int = Field(default=720, ge=0)
+
+    @property
+    def effective_dns_names(self) -> list[str]:
+        return list(self.dns_names) or [self.subject.common_name]
+
+
+# --- backends ----------------------------------------------------------------------
+
+
+class BackendConfig(ConfigModel):
+    """An echo backend as in the seed: ServiceAccount, Service and Deployment.
+
+    Defaults: the seed's echo-basic image, 1 replica, port 3000, label `version: v1`,
+    requests 10m CPU / 32Mi, limits 200m / 128Mi.
+    """
+
+    name: DnsLabel
+    image: Image = SEED_ECHO_IMAGE
+    replicas: Replicas = 1
+    port: Port = 3000
+    version: str = "v1"
+    resources: ResourceRequirements = Field(
+        default_factory=lambda: ResourceRequirements.model_validate(
+            {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}}
+        )
+    )
+
+
+# --- routes ------------------------------------------------------------------------
+
+
+class ParentRef(ConfigModel):
+    """The Gateway (and optionally the listener) a route attaches to. Must be the stack's
+    Gateway unless `external: true`."""
+
+    name: KubernetesName
+    section_name: Optional[DnsLabel] = None
+    namespace: Optional[DnsLabel] = None
+    external: bool = False
+
+
+class PathMatch(ConfigModel):
+    """Default: PathPrefix `/` (everything). A RegularExpression value is RE2 syntax."""
+
+    type: Literal["Exact", "PathPrefix", "RegularExpression"] = "PathPrefix"
+    value: str = "/"
+
+    @model_validator(mode="after")
+    def _value_fits_type(self) -> "PathMatch":
+        if self.type == "RegularExpression":
+            validate_regular_expression(self.value)
+        else:
+            validate_http_path(self.value)
+        return self
+
+
+class HeaderMatch(ConfigModel):
+    type: Literal["Exact", "RegularExpression"] = "Exact"
+    name: HeaderName
+    value: str = Field(max_length=4096)
+
+    @model_validator(mode="after")
+    def _value_fits_type(self) -> "HeaderMatch":
+        if self.type == "RegularExpression":
+            validate_regular_expression(self.value)
+        return self
+
+
+class QueryParamMatch(ConfigModel):
+    type: Literal["Exact", "RegularExpression"] = "Exact"
+    name: str = Field(min_length=1, max_length=256)
+    value: str = Field(max_length=1024)
+
+    @model_validator(mode="after")
+    def _value_fits_type(self) -> "QueryParamMatch":
+        if self.type == "RegularExpression":
+            validate_regular_expression(self.value)
+        return self
+
+
+class RouteMatch(ConfigModel):
+    """A request matches when every condition given here holds."""
+
+    path: Optional[PathMatch] = None
+    headers: list[HeaderMatch] = Field(default_factory=list, max_length=16)
+    query_params: list[QueryParamMatch] = Field(default_factory=list, max_length=16)
+    method: Optional[Literal["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]] = None
+
+
+class HeaderValuePair(ConfigModel):
+    name: HeaderName
+    value: HeaderValue
+
+
+class HeaderModifier(ConfigModel):
+    """Headers to set (replace), add (append) or remove; each name at most once."""
+
+    set: list[HeaderValuePair] = Field(default_factory=list, max_length=16)
+    add: list[HeaderValuePair] = Field(default_factory=list, max_length=16)
+    remove: list[HeaderName] = Field(default_factory=list, max_length=16)
+
+
+class PathModifier(ConfigModel):
+    type: Literal["ReplaceFullPath", "ReplacePrefixMatch"]
+    replace_full_path: Optional[HttpPath] = None
+    replace_prefix_match: Optional[HttpPath] = None
+
+
+class RequestRedirect(ConfigModel):
+    """Answer with a redirect instead of forwarding. Default status 302."""
+
+    scheme: Optional[Literal["http", "https"]] = None
+    hostname: Optional[PreciseHostname] = None
+    path: Optional[PathModifier] = None
+    port: Optional[Port] = None
+    status_code: Literal[301, 302, 303, 307, 308] = 302
+
+
+class UrlRewrite(ConfigModel):
+    hostname: Optional[PreciseHostname] = None
+    path: Optional[PathModifier] = None
+
+
+class RouteFilter(ConfigModel):
+    """One filter, Gateway API shaped: `type` plus the block of that type."""
+
+    type: Literal["RequestHeaderModifier", "ResponseHeaderModifier", "RequestRedirect", "URLRewrite"]
+    request_header_modifier: Optional[HeaderModifier] = None
+    response_header_modifier: Optional[HeaderModifier] = None
+    request_redirect: Optional[RequestRedirect] = None
+    url_rewrite: Optional[UrlRewrite] = Field(default=None, alias="urlRewrite")
+
+
+class BackendRef(ConfigModel):
+    """A Service the rule forwards to. Default weight 1; the port defaults to the declared
+    backend's. Must name a backend of this stack unless `external: true`."""
+
+    name: DnsLabel
+    namespace: Optional[DnsLabel] = None
+    port: Optional[Port] = None
+    weight: Weight = 1
+    external: bool = False
+
+
+class RouteTimeouts(ConfigModel):
+    request: Optional[Duration] = None
+    backend_request: Optional[Duration] = None
+
+
+class RouteRule(ConfigModel):
+    """Matches, filters and weighted backends. Default match: PathPrefix `/`.
+
+    A rule whose backends all have weight 0 answers every request with 500, so it is
+    refused unless `allowZeroWeight: true` says that is intended (e.g. draining).
+    """
+
+    name: Optional[DnsLabel] = None
+    matches: list[RouteMatch] = Field(default_factory=list, max_length=64)
+    filters: list[RouteFilter] = Field(default_factory=list, max_length=16)
+    backend_refs: list[BackendRef] = Field(default_factory=list, max_length=16)
+    timeouts: Optional[RouteTimeouts] = None
+    allow_zero_weight: bool = False
+
+
+class RouteConfig(ConfigModel):
+    """An HTTPRoute. Attaches to the stack's Gateway (all listeners) unless `parentRefs` says otherwise."""
+
+    name: KubernetesName
+    parent_refs: list[ParentRef] = Field(default_factory=list, max_length=32)
+    hostnames: list[Hostname] = Field(default_factory=list, max_length=16)
+    rules: list[RouteRule] = Field(min_length=1, max_length=16)
+
+
+# --- the whole stack -----------------------------------------------------------------
+
+
+class StackConfig(ConfigModel):
+    """Everything one stack declares.
+
+    Defaults: not production; everything in the `default` namespace (as the seed),
+    which is not created by the stack unless `createNamespace: true`.
+    """
+
+    production: bool = False
+    namespace: DnsLabel = "default"
+    create_namespace: bool = False
+    controller: ControllerConfig = Field(default_factory=ControllerConfig)
+    gateway_class: GatewayClassConfig = Field(default_factory=GatewayClassConfig)
+    proxy: ProxyConfig = Field(default_factory=ProxyConfig)
+    gateway: GatewayConfig
+    certificates: list[CertificateConfig] = Field(default_factory=list, max_length=64)
+    backends: list[BackendConfig] = Field(default_factory=list, max_length=256)
+    routes: list[RouteConfig] = Field(default_factory=list)
+
+    def certificate_namespace(self, certificate: CertificateConfig) -> str:
+        return certificate.namespace or self.namespace
+
+    @property
+    def proxy_name(self) -> str:
+        return self.proxy.name or f"{self.gateway_class.name}-proxy"
