@@ -1,0 +1,1 @@
+"""gwctl: render, prove and smoke-test the gateway a stack declares."""

