@@ -97,6 +97,14 @@ def go_executable() -> str:
     return found
 
 
+def display_path(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it (shorter to read), else absolute."""
+    try:
+        return str(path.relative_to(REPOSITORY_ROOT))
+    except ValueError:
+        return str(path)
+
+
 def progress(message: str) -> None:
     """Print a progress line on stderr, where it never mixes with a command's output."""
     print(message, file=sys.stderr, flush=True)
@@ -173,7 +181,7 @@ def ensure_go_tool(tool: GoTool) -> Path:
         log_path = logs_directory / f"{tool.name}-{tool.version}.log"
         progress(
             f"building {tool.name} {tool.version} with go install "
-            f"(first run takes a few minutes; later runs reuse {tool.binary_path.relative_to(REPOSITORY_ROOT)})…"
+            f"(first run takes a few minutes; later runs reuse {display_path(tool.binary_path)})…"
         )
         started = time.monotonic()
         staging = Path(tempfile.mkdtemp(prefix=f".{tool.name}-{tool.version}.", dir=TOOLS_DIRECTORY))
