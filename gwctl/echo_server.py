@@ -1,0 +1,270 @@
+"""A local stand-in for the seed's echo backend (Gateway API conformance ``echo-basic``).
+
+It answers every request with the JSON the real image prints (same keys, order and layout):
+``path`` (the raw request target), ``host``, ``method``, ``proto``, ``headers`` (canonical
+header name as Go prints it, e.g. ``Added-Header``, to the list of values, ``Host`` excluded),
+``namespace``, ``ingress``, ``service``, ``pod``. Like the image, the last four come from the
+container's environment variables ``NAMESPACE``, ``INGRESS_NAME``, ``SERVICE_NAME`` and
+``POD_NAME``; they are resolved from the Deployment the Service selects, so the seed (which only
+sets ``POD_NAME`` and ``NAMESPACE``) shows ``"ingress": ""`` and ``"service": ""`` exactly as the
+guide's sample output does. ``/health`` answers ``OK`` and ``/status/<code>`` answers that code,
+as the image does.
+
+Pod names are deterministic stand-ins for ``<deployment>-<pod-template-hash>-<suffix>``: the hash
+is derived from the pod template, the suffix from the namespace, name and replica index.
+
+Servers bind only to loopback addresses (the network rule: nothing leaves this machine).
+Standard library only; one thread per connection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import itertools
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# Kubernetes' alphabet for generated name parts (no vowels, no confusable characters).
+KUBERNETES_SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+POD_TEMPLATE_HASH_LENGTH = 10
+POD_SUFFIX_LENGTH = 5
+
+# Characters Go's textproto accepts in a header name; other names are left exactly as received.
+HEADER_TOKEN_PATTERN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+STATUS_PATH_PATTERN = re.compile(r"^/status/(\d\d\d)$")
+
+
+@dataclass(frozen=True)
+class EchoContext:
+    """Where the echoed request landed, as the image reports it from its environment."""
+
+    namespace: str = ""
+    ingress: str = ""
+    service: str = ""
+    pods: tuple[str, ...] = ("",)
+
+
+def canonical_header_name(name: str) -> str:
+    """Header name as Go's ``textproto.CanonicalMIMEHeaderKey`` prints it (``x-forwarded-proto`` -> ``X-Forwarded-Proto``)."""
+    if not HEADER_TOKEN_PATTERN.match(name):
+        return name
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+
+
+def encode_safely(digest: bytes, length: int) -> str:
+    """``length`` characters of Kubernetes' safe alphabet drawn from ``digest``."""
+    return "".join(KUBERNETES_SAFE_ALPHABET[byte % len(KUBERNETES_SAFE_ALPHABET)] for byte in digest[:length])
+
+
+def pod_names_for_deployment(deployment: dict) -> tuple[str, ...]:
+    """Deterministic pod names, one per replica (``spec.replicas``, default 1), for a Deployment."""
+    metadata = deployment.get("metadata", {})
+    name = metadata.get("name", "")
+    namespace = metadata.get("namespace", "default")
+    template = deployment.get("spec", {}).get("template", {})
+    template_digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).digest()
+    template_hash = encode_safely(template_digest, POD_TEMPLATE_HASH_LENGTH)
+    replicas = deployment.get("spec", {}).get("replicas", 1)
+    names = []
+    for index in range(replicas):
+        suffix_digest = hashlib.sha256(f"{namespace}/{name}/{template_hash}/{index}".encode()).digest()
+        names.append(f"{name}-{template_hash}-{encode_safely(suffix_digest, POD_SUFFIX_LENGTH)}")
+    return tuple(names)
+
+
+def container_environment(container: dict, namespace: str, pod_name: str) -> dict[str, str]:
+    """A container's environment as the kubelet would set it, for literal values and the downward API fields the image reads."""
+    downward_api = {"metadata.name": pod_name, "metadata.namespace": namespace}
+    environment = {}
+    for variable in container.get("env") or []:
+        if "value" in variable:
+            environment[variable["name"]] = str(variable["value"])
+        else:
+            field_path = ((variable.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
+            if field_path in downward_api:
+                environment[variable["name"]] = downward_api[field_path]
+    return environment
+
+
+def echo_context_for_deployment(deployment: dict) -> EchoContext:
+    """The echo image's context for a Deployment's pods (first container's environment)."""
+    namespace = deployment.get("metadata", {}).get("namespace", "default")
+    pods = pod_names_for_deployment(deployment)
+    containers = deployment.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or [{}]
+    environments = [container_environment(containers[0], namespace, pod) for pod in pods]
+    first = environments[0] if environments else {}
+    return EchoContext(
+        namespace=first.get("NAMESPACE", ""),
+        ingress=first.get("INGRESS_NAME", ""),
+        service=first.get("SERVICE_NAME", ""),
+        pods=tuple(environment.get("POD_NAME", "") for environment in environments),
+    )
+
+
+def deployment_selected_by_service(service: dict, objects: list[dict]) -> dict | None:
+    """The Deployment in the Service's namespace whose pod labels match its selector (first by name), if any."""
+    selector = service.get("spec", {}).get("selector") or {}
+    if not selector:
+        return None
+    namespace = service.get("metadata", {}).get("namespace", "default")
+    candidates = [
+        manifest
+        for manifest in objects
+        if manifest.get("kind") == "Deployment"
+        and manifest.get("metadata", {}).get("namespace", "default") == namespace
+        and selector.items()
+        <= (manifest.get("spec", {}).get("template", {}).get("metadata", {}).get("labels") or {}).items()
+    ]
+    candidates.sort(key=lambda manifest: manifest["metadata"]["name"])
+    return candidates[0] if candidates else None
+
+
+def go_json(value: object) -> str:
+    """JSON the way Go's ``json.MarshalIndent(v, "", " ")`` writes it (HTML characters escaped)."""
+    text = json.dumps(value, indent=1, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def require_loopback(address: str) -> None:
+    """Raise ValueError unless ``address`` is in 127.0.0.0/8 (or ::1)."""
+    if not ipaddress.ip_address(address).is_loopback:
+        raise ValueError(f"the echo server may only listen on a loopback address, not {address}")
+
+
+class EchoRequestHandler(BaseHTTPRequestHandler):
+    """Answers like echo-basic; the context comes from the server it is attached to."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive, as Go's server; Envoy reuses upstream connections
+    disable_nagle_algorithm = True  # headers and body are separate writes; Nagle would delay each answer ~40 ms
+    server: "EchoHTTPServer"
+
+    def log_message(self, format: str, *arguments: object) -> None:  # noqa: A002 - signature is the base class's
+        pass  # quiet: tests count requests through the server instead
+
+    def send_plain_response(self, code: int, body: bytes, headers: list[tuple[str, str]]) -> None:
+        # send_response_only skips the Server header Python adds but Go does not send.
+        self.send_response_only(code)
+        self.send_header("Date", formatdate(usegmt=True))
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def read_body(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+
+    def handle_any_method(self) -> None:
+        self.read_body()
+        self.server.count_request()
+        path_only = self.path.split("?", 1)[0]
+        if path_only == "/health":
+            self.send_plain_response(200, b"OK", [])
+            return
+        if path_only.startswith("/status/"):
+            match = STATUS_PATH_PATTERN.match(self.path)
+            self.send_plain_response(int(match.group(1)) if match else 400, b"", [])
+            return
+        headers: dict[str, list[str]] = {}
+        for name, value in self.headers.items():
+            canonical = canonical_header_name(name)
+            if canonical == "Host":
+                continue  # Go moves Host out of the header map into the request's host
+            headers.setdefault(canonical, []).append(value)
+        context = self.server.context
+        document = {
+            "path": self.path,
+            "host": self.headers.get("Host", ""),
+            "method": self.command,
+            "proto": self.request_version,
+            "headers": dict(sorted(headers.items())),
+            "namespace": context.namespace,
+            "ingress": context.ingress,
+            "service": context.service,
+            "pod": self.server.next_pod(),
+        }
+        response_headers = [("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff")]
+        for header_list in headers.get("X-Echo-Set-Header", []):
+            for pair in header_list.split(","):
+                name, _, value = pair.strip().partition(":")
+                response_headers.append((name, value.strip()))
+        self.send_plain_response(200, go_json(document).encode(), response_headers)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = handle_any_method
+
+
+class EchoHTTPServer(ThreadingHTTPServer):
+    """A threaded HTTP server holding the echo context and a request counter."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: str, port: int, context: EchoContext):
+        require_loopback(address)
+        super().__init__((address, port), EchoRequestHandler)
+        self.context = context
+        self.lock = threading.Lock()
+        self.requests_served = 0
+        self.pod_cycle = itertools.cycle(context.pods or ("",))
+
+    def count_request(self) -> None:
+        with self.lock:
+            self.requests_served += 1
+
+    def next_pod(self) -> str:
+        # Replicas behind one Service take turns, as kube-proxy would spread connections.
+        with self.lock:
+            return next(self.pod_cycle)
+
+
+@dataclass
+class EchoServer:
+    """One echo backend listening on ``address:port`` (loopback only) in a background thread.
+
+    Use as a context manager, or call ``start()`` and ``stop()``.
+    """
+
+    address: str
+    port: int
+    context: EchoContext = field(default_factory=EchoContext)
+    http_server: EchoHTTPServer | None = field(default=None, init=False, repr=False)
+    thread: threading.Thread | None = field(default=None, init=False, repr=False)
+
+    def start(self) -> "EchoServer":
+        self.http_server = EchoHTTPServer(self.address, self.port, self.context)
+        self.port = self.http_server.server_address[1]  # resolves port 0 to the one chosen
+        self.thread = threading.Thread(
+            target=self.http_server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"echo-{self.address}:{self.port}",
+            daemon=True,
+        )
+        self.thread.start()
+        return self
+
+    @property
+    def requests_served(self) -> int:
+        return self.http_server.requests_served if self.http_server else 0
+
+    def stop(self) -> None:
+        if self.http_server is not None:
+            self.http_server.shutdown()
+            self.http_server.server_close()
+            self.http_server = None
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+            self.thread = None
+
+    def __enter__(self) -> "EchoServer":
+        return self.start()
+
+    def __exit__(self, *exception_information: object) -> None:
+        self.stop()
