@@ -66,17 +66,22 @@ def _dns_subdomain(value: str) -> str:
     return value
 
 
+def _is_ip_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _hostname(value: str, allow_wildcard: bool = True) -> str:
     allowed = (
         "a lowercase DNS name such as 'www.example.com'"
         + (" or a wildcard '*.example.com' (the '*' only as the whole first label)" if allow_wildcard else "")
         + ", at most 253 characters, each label at most 63"
     )
-    try:
-        ipaddress.ip_address(value)
+    if _is_ip_address(value):
         raise _fail("hostname", f"'{value}' is an IP address; a hostname is required: {allowed}")
-    except ValueError:
-        pass
     if len(value) > 253:
         raise _fail("hostname", f"hostname is {len(value)} characters long; allowed: {allowed}")
     labels = value.split(".")
