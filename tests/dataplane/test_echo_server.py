@@ -7,7 +7,7 @@ import json
 import re
 
 import pytest
-from helpers import find_object
+from dataplane_support import find_object
 
 from gwctl.echo_server import (
     EchoContext,

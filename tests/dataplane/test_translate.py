@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from helpers import find_object
+from dataplane_support import find_object
 
 from gwctl.translate import (
     TranslationResult,

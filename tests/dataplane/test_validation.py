@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from helpers import find_object
+from dataplane_support import find_object
 
 from gwctl.validation import validate_objects
 

