@@ -7,7 +7,7 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from components.child_options import child_options
+from components.options import child_options, custom_resource
 
 from gateway_config.manifests import envoy_proxy_object
 from gateway_config.models import StackConfig
@@ -27,12 +27,5 @@ class EnvoyProxy(pulumi.ComponentResource):
     def __init__(self, name: str, *, config: StackConfig, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("api-gateway:components:EnvoyProxy", name, None, opts)
         manifest = envoy_proxy_object(config)
-        self.resource = kubernetes.apiextensions.CustomResource(
-            f"{name}-envoy-proxy",
-            api_version=manifest["apiVersion"],
-            kind=manifest["kind"],
-            metadata=manifest["metadata"],
-            spec=manifest["spec"],
-            opts=child_options(self, opts),
-        )
+        self.resource = custom_resource(f"{name}-envoy-proxy", manifest, child_options(self, opts))
         self.register_outputs({"name": manifest["metadata"]["name"]})

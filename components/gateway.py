@@ -7,7 +7,7 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from components.child_options import child_options
+from components.options import child_options, custom_resource
 
 from gateway_config.manifests import gateway_object
 from gateway_config.models import StackConfig
@@ -55,14 +55,7 @@ class Gateway(pulumi.ComponentResource):
         super().__init__("api-gateway:components:Gateway", name, None, opts)
         manifest = gateway_object(config)
         self.listener_ports = {listener["name"]: listener["port"] for listener in manifest["spec"]["listeners"]}
-        self.resource = kubernetes.apiextensions.CustomResource(
-            f"{name}-gateway",
-            api_version=manifest["apiVersion"],
-            kind=manifest["kind"],
-            metadata=manifest["metadata"],
-            spec=manifest["spec"],
-            opts=child_options(self, opts),
-        )
+        self.resource = custom_resource(f"{name}-gateway", manifest, child_options(self, opts))
         live = _LiveGateway(
             f"{name}-gateway-status",
             api_version=manifest["apiVersion"],

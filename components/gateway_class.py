@@ -7,7 +7,7 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from components.child_options import child_options
+from components.options import child_options, custom_resource
 
 from gateway_config.manifests import gateway_class_object
 from gateway_config.models import StackConfig
@@ -28,12 +28,5 @@ class GatewayClass(pulumi.ComponentResource):
         super().__init__("api-gateway:components:GatewayClass", name, None, opts)
         manifest = gateway_class_object(config)
         self.class_name = manifest["metadata"]["name"]
-        self.resource = kubernetes.apiextensions.CustomResource(
-            f"{name}-gateway-class",
-            api_version=manifest["apiVersion"],
-            kind=manifest["kind"],
-            metadata=manifest["metadata"],
-            spec=manifest["spec"],
-            opts=child_options(self, opts),
-        )
+        self.resource = custom_resource(f"{name}-gateway-class", manifest, child_options(self, opts))
         self.register_outputs({"name": self.class_name})

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 import pulumi_tls as tls
 
-from components.child_options import child_options
+from components.options import child_options, custom_resource
 
 from gateway_config.manifests import reference_grant_object
 from gateway_config.models import CertificateConfig, DistinguishedName, StackConfig
@@ -109,14 +109,7 @@ class TlsCert(pulumi.ComponentResource):
         grant = reference_grant_object(config, certificate)
         self.reference_grant = None
         if grant is not None:
-            self.reference_grant = kubernetes.apiextensions.CustomResource(
-                f"{name}-reference-grant",
-                api_version=grant["apiVersion"],
-                kind=grant["kind"],
-                metadata=grant["metadata"],
-                spec=grant["spec"],
-                opts=child,
-            )
+            self.reference_grant = custom_resource(f"{name}-reference-grant", grant, child)
         self.ca_certificate_pem = ca_certificate.cert_pem
         self.certificate_pem = server_certificate.cert_pem
         self.register_outputs({"caCertificatePem": self.ca_certificate_pem, "secretName": certificate.secret_name})

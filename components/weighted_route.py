@@ -7,7 +7,7 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from components.child_options import child_options
+from components.options import child_options, custom_resource
 
 from gateway_config.manifests import http_route_object
 from gateway_config.models import RouteConfig, StackConfig
@@ -35,12 +35,5 @@ class WeightedRoute(pulumi.ComponentResource):
     ) -> None:
         super().__init__("api-gateway:components:WeightedRoute", name, None, opts)
         manifest = http_route_object(config, route)
-        self.resource = kubernetes.apiextensions.CustomResource(
-            f"{name}-http-route",
-            api_version=manifest["apiVersion"],
-            kind=manifest["kind"],
-            metadata=manifest["metadata"],
-            spec=manifest["spec"],
-            opts=child_options(self, opts),
-        )
+        self.resource = custom_resource(f"{name}-http-route", manifest, child_options(self, opts))
         self.register_outputs({"hostnames": list(route.hostnames)})

@@ -1,10 +1,11 @@
-"""Resource options for a component's children."""
+"""Shared by the components: options for their children, and custom resources from manifests."""
 
 from __future__ import annotations
 
 from typing import Optional
 
 import pulumi
+import pulumi_kubernetes as kubernetes
 
 
 def child_options(
@@ -24,3 +25,17 @@ def child_options(
     if opts is not None and isinstance(opts.depends_on, pulumi.Resource):
         inherited = [opts.depends_on]
     return pulumi.ResourceOptions(parent=parent, protect=protect, depends_on=inherited + list(depends_on or []))
+
+
+def custom_resource(
+    name: str, manifest: dict, opts: pulumi.ResourceOptions
+) -> kubernetes.apiextensions.CustomResource:
+    """A CustomResource declared from a manifest built in `gateway_config.manifests`."""
+    return kubernetes.apiextensions.CustomResource(
+        name,
+        api_version=manifest["apiVersion"],
+        kind=manifest["kind"],
+        metadata=manifest["metadata"],
+        spec=manifest["spec"],
+        opts=opts,
+    )
