@@ -113,3 +113,24 @@ def test_a_certificate_for_the_wrong_hostname_fails_conformance_on_the_certifica
     assert "listener https: certificate for www.example.com verifies against CA of example-cert" in failing
     assert "route backend rule 0: split backend 8 : backend-2 2 over 200 requests" in passed_checks(result.stdout)
     assert "conformance of stack wrongcert: FAILED" in result.stdout
+
+
+def test_a_rule_verify_cannot_check_is_listed_as_not_checked_without_failing(tmp_path: Path) -> None:
+    """GIVEN a rule matched by a regular expression (verify cannot derive a request for it)
+    WHEN conformance runs THEN it says so in the table and still passes on everything else."""
+    config = stack_raw_config("dev")
+    config["routes"].append({
+        "name": "regex",
+        "parentRefs": [{"name": "eg", "sectionName": "http"}],
+        "hostnames": ["regex.example.com"],
+        "rules": [{"matches": [{"path": {"type": "RegularExpression", "value": "/items/[0-9]+"}}],
+                   "backendRefs": [{"name": "backend"}]}],
+    })
+    stack_file = tmp_path / "Pulumi.regex.yaml"
+    stack_file.write_text(yaml.safe_dump({"config": {f"api-gateway:{key}": value for key, value in config.items()}}))
+
+    result = conformance("--config", str(stack_file))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [line for line in result.stdout.splitlines() if "| SKIP" in line and "route regex" in line]
+    assert "conformance of stack regex: PASSED" in result.stdout
