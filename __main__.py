@@ -18,7 +18,7 @@ from components import (
     WeightedRoute,
 )
 from gateway_config.loader import ConfigError, parse_stack_config, raw_config_from_engine, stack_file_name
-from gateway_config.models import StackConfig
+from gateway_config.models import RouteConfig, StackConfig
 
 
 def load_config() -> StackConfig:
@@ -45,10 +45,10 @@ if config.create_namespace:
     )
 in_namespace = pulumi.ResourceOptions(depends_on=workload_dependencies)
 
-backends = [
-    EchoBackend(backend.name, backend=backend, namespace=config.namespace, opts=in_namespace)
+backends = {
+    backend.name: EchoBackend(backend.name, backend=backend, namespace=config.namespace, opts=in_namespace)
     for backend in config.backends
-]
+}
 certificates = [
     TlsCert(
         certificate.secret_name,
@@ -70,12 +70,20 @@ gateway = Gateway(
     config=config,
     opts=pulumi.ResourceOptions(depends_on=[*controller.ready, gateway_class, *certificates]),
 )
+
+
+def backends_of(route: RouteConfig) -> list[EchoBackend]:
+    """The stack's backends a route forwards to: it waits for those, not for every backend."""
+    names = {ref.name for rule in route.rules for ref in rule.backend_refs if not ref.external}
+    return [backends[name] for name in sorted(names)]
+
+
 routes = [
     WeightedRoute(
         route.name,
         config=config,
         route=route,
-        opts=pulumi.ResourceOptions(depends_on=[*controller.ready, gateway, *backends]),
+        opts=pulumi.ResourceOptions(depends_on=[*controller.ready, gateway, *backends_of(route)]),
     )
     for route in config.routes
 ]

@@ -398,3 +398,14 @@ def test_certificate_in_another_namespace_gets_a_reference_grant(raw_config) -> 
 
 def stack_run_free(stack: str) -> ProgramRun:
     return run_program(stack, stack_raw_config(stack))
+
+
+def test_a_route_waits_for_its_own_backends_only(stack_run) -> None:
+    """A route waits for the backends it forwards to; waiting for every backend would make
+    each route's dependencies grow with the stack (quadratic in routes)."""
+    run = stack_run("prod")
+    route = only(run, "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "web-http-route")
+    services = {r.name: r.urn for r in run.of_type("kubernetes:core/v1:Service")}
+    assert services["web-service"] in route.dependencies
+    assert services["web-next-service"] in route.dependencies
+    assert services["api-stable-service"] not in route.dependencies
