@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from gateway_config.fields import image_tag
-from gateway_config.models import RouteConfig, RouteRule, StackConfig
+from gateway_config.models import BackendConfig, RouteConfig, RouteRule, StackConfig
 
 # Gateway API: at most 128 matches over all rules of one HTTPRoute.
 MAX_MATCHES_PER_ROUTE = 128
@@ -132,6 +132,8 @@ def _backend_problems(config: StackConfig) -> Iterator[Problem]:
 
 def _route_problems(config: StackConfig) -> Iterator[Problem]:
     duplicate_names = _duplicates([route.name for route in config.routes])
+    # Built once: every rule's backendRefs are looked up in it.
+    backends = {backend.name: backend for backend in config.backends}
     for index, route in enumerate(config.routes):
         where = _path("routes", index)
         if route.name in duplicate_names:
@@ -148,7 +150,7 @@ def _route_problems(config: StackConfig) -> Iterator[Problem]:
                 f"at most {MAX_MATCHES_PER_ROUTE} are allowed (split it into several routes)",
             )
         for rule_index, rule in enumerate(route.rules):
-            yield from _rule_problems(config, rule, _path(where, "rules", rule_index))
+            yield from _rule_problems(config, rule, _path(where, "rules", rule_index), backends)
 
 
 def _parent_ref_problems(config: StackConfig, route: RouteConfig, where: str) -> Iterator[Problem]:
@@ -171,10 +173,10 @@ def _parent_ref_problems(config: StackConfig, route: RouteConfig, where: str) ->
             )
 
 
-def _rule_problems(config: StackConfig, rule: RouteRule, where: str) -> Iterator[Problem]:
+def _rule_problems(config: StackConfig, rule: RouteRule, where: str, backends: dict[str, BackendConfig]) -> Iterator[Problem]:
     yield from _match_problems(rule, where)
     yield from _filter_problems(rule, where)
-    yield from _backend_ref_problems(config, rule, where)
+    yield from _backend_ref_problems(config, rule, where, backends)
 
 
 def _match_problems(rule: RouteRule, where: str) -> Iterator[Problem]:
@@ -261,8 +263,9 @@ def _filter_problems(rule: RouteRule, where: str) -> Iterator[Problem]:
         )
 
 
-def _backend_ref_problems(config: StackConfig, rule: RouteRule, where: str) -> Iterator[Problem]:
-    backends = {backend.name: backend for backend in config.backends}
+def _backend_ref_problems(
+    config: StackConfig, rule: RouteRule, where: str, backends: dict[str, BackendConfig]
+) -> Iterator[Problem]:
     for ref_index, ref in enumerate(rule.backend_refs):
         ref_where = _path(where, "backendRefs", ref_index)
         if ref.external:
