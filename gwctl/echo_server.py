@@ -24,6 +24,7 @@ import ipaddress
 import itertools
 import json
 import re
+import socketserver
 import threading
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -215,6 +216,13 @@ class EchoHTTPServer(ThreadingHTTPServer):
         self.requests_served = 0
         self.pod_cycle = itertools.cycle(context.pods or ("",))
 
+    def server_bind(self) -> None:
+        # http.server's own server_bind looks the address up in DNS (socket.getfqdn) only to
+        # fill in server_name: 75 ms per loopback address here, and an echo server never
+        # uses the name.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
     def count_request(self) -> None:
         with self.lock:
             self.requests_served += 1
@@ -265,6 +273,16 @@ class EchoServer:
 
     def __enter__(self) -> "EchoServer":
         return self.start()
+
+    @staticmethod
+    def stop_all(servers: list["EchoServer"]) -> None:
+        """Stop several servers at once: each takes up to its poll interval (0.1 s) to notice,
+        which one after another adds up to seconds for a stack with many backends."""
+        stoppers = [threading.Thread(target=server.stop) for server in servers]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
 
     def __exit__(self, *exception_information: object) -> None:
         self.stop()

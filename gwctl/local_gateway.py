@@ -152,6 +152,8 @@ def start_echo_servers(result: TranslationResult, bootstrap: dict, stack: ExitSt
     """One echo server per Service port the gateway routes to, for Services that select a Deployment."""
     wanted = backend_endpoints(bootstrap)
     servers: dict[str, EchoServer] = {}
+    # Registered first, so that servers already started are stopped if a later one fails.
+    stack.callback(lambda: EchoServer.stop_all(list(servers.values())))
     for service in result.objects:
         if service.get("kind") != "Service":
             continue
@@ -167,7 +169,7 @@ def start_echo_servers(result: TranslationResult, bootstrap: dict, stack: ExitSt
                 continue
             key = f"{object_key(service)}:{port['port']}"
             try:
-                servers[key] = stack.enter_context(EchoServer(cluster_ip, int(port["port"]), context))
+                servers[key] = EchoServer(cluster_ip, int(port["port"]), context).start()
             except OSError as error:
                 raise LocalGatewayError(f"could not start the echo backend for Service {key} on {cluster_ip}:{port['port']}: {error}") from None
     return servers
