@@ -10,7 +10,6 @@ the Gateway's status address once the controller has programmed it.
 
 from __future__ import annotations
 
-import json
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,7 +193,3 @@ def run_program(
             secret_outputs.add(key)
     return ProgramRun(resources=monitor.declared, outputs=outputs, secret_outputs=secret_outputs)
 
-
-def engine_config_json(raw_config: dict[str, Any]) -> str:
-    """The config as `PULUMI_CONFIG` would carry it (for debugging a run by hand)."""
-    return json.dumps(engine_config_from_raw(raw_config), sort_keys=True)
