@@ -17,7 +17,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator, NoReturn, Optional
 
 import typer
 
@@ -34,7 +34,7 @@ StackOption = typer.Option(None, "--stack", help="Stack name: reads stacks/Pulum
 ConfigOption = typer.Option(None, "--config", help="A stack file to read instead of --stack.")
 
 
-def _fail(message: str, code: int) -> None:
+def _fail(message: str, code: int) -> NoReturn:
     typer.echo(message, err=True)
     raise typer.Exit(code)
 
@@ -44,7 +44,6 @@ def _stack(stack: Optional[str], config_file: Optional[Path]) -> StackSource:
         return load_stack(stack, config_file)
     except ConfigError as error:
         _fail(str(error), 2)
-        raise  # unreachable: _fail exits
 
 
 @contextmanager

@@ -43,22 +43,17 @@ def rendered_with_real_certificates(source: StackSource) -> tuple[list[dict[str,
     return objects, dict(run.outputs.get("CA_CERTS") or {})
 
 
-def validation_problems(objects: list[dict[str, Any]], envoy_gateway_version: str) -> list[str]:
-    from gwctl.validation import validate_objects
-
-    return validate_objects(objects, envoy_gateway_version)
-
-
 @contextmanager
 def local_gateway_for(source: StackSource, step: Step = _no_step) -> Iterator[tuple[Any, dict[str, Path]]]:
     """The stack's gateway running on 127.0.0.1, and its CA certificates written to files."""
     from gwctl.local_gateway import run_local_gateway
+    from gwctl.validation import validate_objects
 
     version = source.config.controller.version
     with step("render the program with real certificates (Pulumi SDK mock engine)"):
         objects, ca_pems = rendered_with_real_certificates(source)
     with step(f"validate {len(objects)} objects (kubectl-validate, Envoy Gateway {version} CRDs)"):
-        problems = validation_problems(objects, version)
+        problems = validate_objects(objects, version)
     if problems:
         raise ConformanceFailure("validation failed:\n" + "\n".join(f"- {problem}" for problem in problems))
     with tempfile.TemporaryDirectory(prefix="gwctl-ca-") as directory:

@@ -87,6 +87,7 @@ from gateway_config.models import (
     RouteRule,
     StackConfig,
 )
+from gwctl.echo_server import canonical_header_name  # echo-basic prints names as Go does
 
 FALSE_FAILURE_BOUND = Fraction(1, 1_000_000)
 DEFAULT_TIMEOUT_SECONDS = 5.0
@@ -198,13 +199,6 @@ def split_intervals(n: int, weights: list[int], bound: Fraction = FALSE_FAILURE_
     uncertain = sum(1 for weight in weights if 0 < weight < total)
     alpha = bound / max(uncertain, 1)
     return [binomial_interval(n, Fraction(weight, total), alpha) for weight in weights]
-
-
-def canonical_header_name(name: str) -> str:
-    """A header name as Go prints it (textproto.CanonicalMIMEHeaderKey): `added-header` -> `Added-Header`."""
-    if not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", name):
-        return name
-    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
 
 def backend_of_pod(pod: str) -> Optional[str]:
