@@ -17,13 +17,13 @@ $(VENV)/installed: requirements.txt requirements-dev.txt
 	touch $@
 
 tools: $(VENV)/installed
-	$(VENV_PYTHON) -m gwctl tools
+	$(VENV_PYTHON) -m gatestack tools
 
 conformance: tools
-	$(VENV_PYTHON) -m gwctl conformance --stack $(STACK)
+	$(VENV_PYTHON) -m gatestack conformance --stack $(STACK)
 
 render: $(VENV)/installed
-	$(VENV_PYTHON) -m gwctl render --stack $(STACK)
+	$(VENV_PYTHON) -m gatestack render --stack $(STACK)
 
 test: tools
 	$(VENV_PYTHON) -m pytest

@@ -14,10 +14,10 @@ For every (routes, listeners) pair it generates a stack file into a temporary di
 * eval peak: the peak RSS of that worker process (imports + warm-up + validate + evaluate),
   from `os.wait4()`'s rusage of that one child (`ru_maxrss`, the same number
   `getrusage(RUSAGE_CHILDREN)` gives when it is the only child waited for);
-* render: the wall time of the whole command `python -m gwctl render --config FILE -o FILE`
+* render: the wall time of the whole command `python -m gatestack render --config FILE -o FILE`
   (interpreter start, imports, validation, evaluation, YAML), and its peak RSS, measured the same way;
 * conformance (1, 10 and 100 routes): the wall time of
-  `python -m gwctl conformance --config FILE --sample-size N` with the tools already in `.tools/`,
+  `python -m gatestack conformance --config FILE --sample-size N` with the tools already in `.tools/`,
   split into its steps as the command reports them (render with real certificates, validate,
   translate + start Envoy, verify). One run each.
 
@@ -133,7 +133,7 @@ def worker(stack_file: Path) -> dict[str, Any]:
     """Validate and evaluate one stack file; runs in its own process (see `measure_evaluation`)."""
     sys.path.insert(0, str(REPOSITORY_ROOT))
     from gateway_config.loader import parse_stack_config, raw_config_from_stack_file
-    from gwctl.program import run_program
+    from gatestack.program import run_program
 
     name = stack_file.name.split(".")[1]
     raw = raw_config_from_stack_file(stack_file)
@@ -219,9 +219,9 @@ def measure_evaluation(stack_file: Path) -> dict[str, Any]:
 
 
 def measure_render(stack_file: Path, output: Path) -> dict[str, Any]:
-    command = [PYTHON, "-m", "gwctl", "render", "--config", str(stack_file), "--output", str(output)]
+    command = [PYTHON, "-m", "gatestack", "render", "--config", str(stack_file), "--output", str(output)]
     result = run_child(command)
-    _check(result, f"gwctl render {stack_file.name}")
+    _check(result, f"gatestack render {stack_file.name}")
     return {"render": result.seconds, "render_peak_mb": result.peak_mb, "render_bytes": output.stat().st_size}
 
 
@@ -231,7 +231,7 @@ _STEP_NAMES = (("render", "render"), ("validate", "validate"), ("translate", "tr
 
 
 def conformance_steps(stderr: str) -> dict[str, float]:
-    """Each step's duration as `gwctl conformance` prints it (`==> title` ... `done in 1.2s`)."""
+    """Each step's duration as `gatestack conformance` prints it (`==> title` ... `done in 1.2s`)."""
     steps: dict[str, float] = {}
     title = None
     for line in stderr.splitlines():
@@ -245,9 +245,9 @@ def conformance_steps(stderr: str) -> dict[str, float]:
 
 
 def measure_conformance(stack_file: Path, sample_size: int, timeout: float) -> dict[str, Any]:
-    command = [PYTHON, "-m", "gwctl", "conformance", "--config", str(stack_file), "--sample-size", str(sample_size)]
+    command = [PYTHON, "-m", "gatestack", "conformance", "--config", str(stack_file), "--sample-size", str(sample_size)]
     result = run_child(command, timeout=timeout)
-    _check(result, f"gwctl conformance {stack_file.name}")
+    _check(result, f"gatestack conformance {stack_file.name}")
     summary = [line for line in result.stdout.splitlines() if line.startswith("conformance of stack")]
     return {
         "conformance": result.seconds,
@@ -462,13 +462,13 @@ def _load() -> str:
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="1, 10 and 100 routes over 1 and 8 listeners, one run each, conformance for 1 and 10 routes")
-    parser.add_argument("--skip-conformance", action="store_true", help="do not run `gwctl conformance`")
+    parser.add_argument("--skip-conformance", action="store_true", help="do not run `gatestack conformance`")
     parser.add_argument("--routes", type=lambda text: tuple(int(item) for item in text.split(",")), help="route counts, e.g. 1,10,100,1000")
     parser.add_argument("--listeners", type=lambda text: tuple(int(item) for item in text.split(",")), help="listener counts, e.g. 1,8,32")
     parser.add_argument("--conformance-routes", type=lambda text: tuple(int(item) for item in text.split(",")), help="route counts to run conformance for")
     parser.add_argument("--runs", type=int, help="runs per fast measurement; the median is reported (default 3, 1 with --quick)")
     parser.add_argument("--repeat-below", type=float, default=60.0, help="repeat a measurement only when its first run took at most this many seconds (default 60)")
-    parser.add_argument("--sample-size", type=int, default=20, help="gwctl conformance --sample-size: requests per weighted split (default 20)")
+    parser.add_argument("--sample-size", type=int, default=20, help="gatestack conformance --sample-size: requests per weighted split (default 20)")
     parser.add_argument("--conformance-timeout", type=float, default=900.0, help="give up on one conformance run after this many seconds")
     parser.add_argument("--keep", type=Path, help="write the generated stack files here (kept) instead of a temporary directory")
     parser.add_argument("--json", type=Path, help="also write every measurement (all runs) to this JSON file")
@@ -497,7 +497,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         if missing:
             print(
                 f"benchmark: {', '.join(missing)} not in .tools/; conformance is timed with the tools in place: "
-                "run `.venv/bin/python -m gwctl tools` first, or pass --skip-conformance",
+                "run `.venv/bin/python -m gatestack tools` first, or pass --skip-conformance",
                 file=sys.stderr,
             )
             return 2
@@ -506,7 +506,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         directory_context = None
         directory = arguments.keep
     else:
-        directory_context = tempfile.TemporaryDirectory(prefix="gwctl-bench-")
+        directory_context = tempfile.TemporaryDirectory(prefix="gatestack-bench-")
         directory = Path(directory_context.name)
     rows: list[Row] = []
     load_at_start = _load()

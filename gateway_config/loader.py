@@ -2,7 +2,7 @@
 
 Raw config arrives in two ways, which this module makes one: from the Pulumi engine
 while `pulumi preview`/`up` runs (keys `api-gateway:<key>`, values as strings, objects
-JSON-encoded), and from a stack file read directly by `gwctl` and the tests. Every
+JSON-encoded), and from a stack file read directly by `gatestack` and the tests. Every
 problem is reported at once, one line each, as
 `stacks/Pulumi.<stack>.yaml: <dotted.path>: <what is wrong; what is allowed>`.
 """

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import pytest
 
 from gateway_config.loader import raw_config_from_stack_file
-from gwctl.program import ProgramRun, run_program
+from gatestack.program import ProgramRun, run_program
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 STACK_FILES = sorted((REPOSITORY_ROOT / "stacks").glob("Pulumi.*.yaml"))

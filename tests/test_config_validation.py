@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from gateway_config.loader import ConfigError, parse_stack_config
-from gwctl.program import ProgramFailed, run_program
+from gatestack.program import ProgramFailed, run_program
 from tests.conftest import REPOSITORY_ROOT, stack_raw_config
 
 STACK_FILE = "stacks/Pulumi.dev.yaml"
@@ -244,13 +244,13 @@ def test_under_the_engine_a_bad_config_stops_the_program_before_any_resource() -
     assert raised.value.resources == []
 
 
-def test_gwctl_prints_the_problems_without_a_traceback(tmp_path: Path) -> None:
+def test_gatestack_prints_the_problems_without_a_traceback(tmp_path: Path) -> None:
     config = stack_raw_config("dev")
     listeners(config)[0]["port"] = 0
     stack_file = tmp_path / "Pulumi.broken.yaml"
     stack_file.write_text(yaml.safe_dump({"config": {f"api-gateway:{key}": value for key, value in config.items()}}))
     result = subprocess.run(
-        [sys.executable, "-m", "gwctl", "render", "--config", str(stack_file)],
+        [sys.executable, "-m", "gatestack", "render", "--config", str(stack_file)],
         cwd=REPOSITORY_ROOT, capture_output=True, text=True,
     )
     assert result.returncode == 2

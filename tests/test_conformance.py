@@ -16,10 +16,10 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-from gwctl.conformance import rendered_with_real_certificates
-from gwctl.local_gateway import run_local_gateway
-from gwctl.stack_source import load_stack
-from gwctl.verify import CheckResult, Target, verify
+from gatestack.conformance import rendered_with_real_certificates
+from gatestack.local_gateway import run_local_gateway
+from gatestack.stack_source import load_stack
+from gatestack.verify import CheckResult, Target, verify
 from tests.conftest import REPOSITORY_ROOT, STACK_NAMES, stack_raw_config
 
 SEED_CHECKS = [
@@ -35,7 +35,7 @@ SEED_CHECKS = [
 
 def conformance(*arguments: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "gwctl", "conformance", *arguments],
+        [sys.executable, "-m", "gatestack", "conformance", *arguments],
         cwd=REPOSITORY_ROOT, capture_output=True, text=True, timeout=300,
     )
 

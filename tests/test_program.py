@@ -15,9 +15,9 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from gwctl.program import DeclaredResource, ProgramRun, run_program
-from gwctl.render import kubernetes_objects, to_yaml
-from gwctl.tls_material import RealMaterial
+from gatestack.program import DeclaredResource, ProgramRun, run_program
+from gatestack.render import kubernetes_objects, to_yaml
+from gatestack.tls_material import RealMaterial
 from tests.conftest import STACK_NAMES, stack_raw_config
 
 SEED_IMAGE = "registry-cn-hangzhou.ack.aliyuncs.com/ack-demo/envoygateway-echo-basic:v20231214-v1.0.0-140-gf544a46e"

@@ -1,4 +1,4 @@
-"""Tests of `gwctl.verify`: its checks against small in-process fake gateways.
+"""Tests of `gatestack.verify`: its checks against small in-process fake gateways.
 
 The fakes stand in for the gateway only to test verify's own logic (the real Envoy is
 tested elsewhere): a threaded http.server on 127.0.0.1 that routes by Host and path per a
@@ -31,7 +31,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from gateway_config.loader import parse_stack_config, raw_config_from_stack_file
 from gateway_config.models import StackConfig
-from gwctl.verify import (
+from gatestack.verify import (
     FALSE_FAILURE_BOUND,
     CheckResult,
     Target,
@@ -638,7 +638,7 @@ def filter_table(**changes: Any) -> list[FakeRule]:
         "api.example.com", "/headers", kind="Exact", request_set={"x-set": "s"}, request_remove=["x-secret"],
         response_set={"x-resp-set": "r"}, response_add={"x-resp-add": "a"}, response_remove=["x-resp-remove"],
     )
-    redirect_rule = FakeRule("api.example.com", "/old", redirect=(301, "https://new.example.com/new/gwctl-verify"))
+    redirect_rule = FakeRule("api.example.com", "/old", redirect=(301, "https://new.example.com/new/gatestack-verify"))
     rewrite_rule = FakeRule("api.example.com", "/rewrite", backends=["backend-2"], rewrite_host="internal.example.com", rewrite_path="/inner")
     for rule in (headers_rule, redirect_rule, rewrite_rule):
         for key, value in changes.get(rule.path, {}).items():
@@ -653,7 +653,7 @@ FILTER_CHECKS = {
     "response set": "route filters rule 0: response header X-Resp-Set: r is set",
     "response add": "route filters rule 0: response header X-Resp-Add: a is added",
     "response remove": "route filters rule 0: response header X-Resp-Remove is removed",
-    "redirect": "route filters rule 1: GET api.example.com/old/gwctl-verify -> 301 https://new.example.com/new/gwctl-verify (http)",
+    "redirect": "route filters rule 1: GET api.example.com/old/gatestack-verify -> 301 https://new.example.com/new/gatestack-verify (http)",
     "rewrite": "route filters rule 2: GET api.example.com/rewrite is rewritten to internal.example.com/inner",
 }
 
@@ -681,9 +681,9 @@ def test_filters_redirect_and_rewrite_pass_on_a_correct_fake() -> None:
         ({"/headers": {"response_set": {"x-resp-set": "wrong"}}}, "response set"),
         ({"/headers": {"response_add": {}}}, "response add"),
         ({"/headers": {"response_remove": []}}, "response remove"),
-        ({"/old": {"redirect": (302, "https://new.example.com/new/gwctl-verify")}}, "redirect"),
-        ({"/old": {"redirect": (301, "http://new.example.com/new/gwctl-verify")}}, "redirect"),
-        ({"/old": {"redirect": (301, "https://new.example.com/old/gwctl-verify")}}, "redirect"),
+        ({"/old": {"redirect": (302, "https://new.example.com/new/gatestack-verify")}}, "redirect"),
+        ({"/old": {"redirect": (301, "http://new.example.com/new/gatestack-verify")}}, "redirect"),
+        ({"/old": {"redirect": (301, "https://new.example.com/old/gatestack-verify")}}, "redirect"),
         ({"/rewrite": {"rewrite_path": None}}, "rewrite"),
         ({"/headers": {"backends": ["backend-2"]}}, "routing"),
     ],
@@ -725,7 +725,7 @@ def test_a_match_shadowed_by_a_more_specific_rule_is_probed_below_it(run_seed: A
     results = run_seed(table, config=config)
     names = by_name(results)
     assert names["route shadow rule 0: GET www.example.com/get -> backend-2 (http)"].status == "PASS"
-    assert names["route shadow rule 1: GET www.example.com/get/gwctl-verify -> backend (http)"].status == "PASS"
+    assert names["route shadow rule 1: GET www.example.com/get/gatestack-verify -> backend (http)"].status == "PASS"
     assert failed_names(results) == set(), format_table(results)
     # a fake that ignores the Exact rule sends /get to backend: rule 0's check fails
     results = run_seed([FakeRule("www.example.com", "/get")], config=config)
@@ -760,13 +760,13 @@ def test_wildcard_and_https_only_routes(run_seed: Any, pki: dict[str, Any]) -> N
             },
         ]
     )
-    table = SEED_TABLE() + [FakeRule("gwctl-verify.example.com", "/secure", kind="Exact", backends=["backend-2"])]
+    table = SEED_TABLE() + [FakeRule("gatestack-verify.example.com", "/secure", kind="Exact", backends=["backend-2"])]
     results = run_seed(table, config=config)
     names = by_name(results)
-    # the wildcard is asked for as gwctl-verify.example.com, over TLS only (the route's only listener)
-    secure = names["route secure rule 0: GET https://gwctl-verify.example.com/secure -> backend-2 (https)"]
+    # the wildcard is asked for as gatestack-verify.example.com, over TLS only (the route's only listener)
+    secure = names["route secure rule 0: GET https://gatestack-verify.example.com/secure -> backend-2 (https)"]
     assert secure.status == "PASS"
-    assert "route secure rule 0: GET gwctl-verify.example.com/secure -> backend-2 (http)" not in names
+    assert "route secure rule 0: GET gatestack-verify.example.com/secure -> backend-2 (http)" not in names
     # the certificate only covers www.example.com: the wildcard host's handshake fails, as a client's would
-    wildcard_certificate = "listener https: certificate for gwctl-verify.example.com verifies against CA of example-cert"
+    wildcard_certificate = "listener https: certificate for gatestack-verify.example.com verifies against CA of example-cert"
     assert failed_names(results) == {wildcard_certificate}

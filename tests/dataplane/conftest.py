@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
-# So `gwctl` and this folder's `dataplane_support` import however pytest is started (any import mode).
+# So `gatestack` and this folder's `dataplane_support` import however pytest is started (any import mode).
 for import_root in (REPOSITORY_ROOT, Path(__file__).resolve().parent):
     if str(import_root) not in sys.path:
         sys.path.insert(0, str(import_root))

@@ -1,4 +1,4 @@
-"""Specification of gwctl.toolchain: pinned tools installed once into .tools/, clear one-line errors."""
+"""Specification of gatestack.toolchain: pinned tools installed once into .tools/, clear one-line errors."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from gwctl import toolchain
-from gwctl.toolchain import (
+from gatestack import toolchain
+from gatestack.toolchain import (
     REPOSITORY_ROOT,
     ToolchainError,
     ensure_egctl,

@@ -22,7 +22,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from gateway_config.loader import PROJECT_NAME, engine_config_from_raw
-from gwctl.tls_material import TLS_TYPES, CertificateMaterial, PlaceholderMaterial
+from gatestack.tls_material import TLS_TYPES, CertificateMaterial, PlaceholderMaterial
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = REPOSITORY_ROOT / "__main__.py"

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from gwctl.program import DeclaredResource, ProgramRun
+from gatestack.program import DeclaredResource, ProgramRun
 
 HELM_CHART_TYPE = "kubernetes:helm.sh/v4:Chart"
 HELM_STAND_IN_API_VERSION = "helm.sh/v4"

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from gwctl.toolchain import DEFAULT_ENVOY_GATEWAY_VERSION, ensure_egctl
+from gatestack.toolchain import DEFAULT_ENVOY_GATEWAY_VERSION, ensure_egctl
 
 FIRST_SERVICE_ADDRESS = ipaddress.IPv4Address("127.0.0.2")
 LAST_LOOPBACK_ADDRESS = ipaddress.IPv4Address("127.255.255.254")
@@ -160,7 +160,7 @@ def prepare_objects(objects: list[dict]) -> tuple[list[dict], dict[str, str]]:
 
 def run_egctl_translate(egctl: Path, objects: list[dict]) -> dict:
     """Run ``egctl x translate`` on ``objects`` and return its parsed JSON output."""
-    with tempfile.TemporaryDirectory(prefix="gwctl-translate-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="gatestack-translate-") as scratch:
         input_path = Path(scratch) / "objects.yaml"
         input_path.write_text(yaml.safe_dump_all(objects, sort_keys=False))
         command = [

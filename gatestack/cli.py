@@ -1,4 +1,4 @@
-"""`python -m gwctl`: render, prove and smoke-test a stack's gateway.
+"""`python -m gatestack`: render, prove and smoke-test a stack's gateway.
 
 - `render`       every Kubernetes object the stack declares, as multi-document YAML
 - `conformance`  the whole offline proof: real certificates, upstream validators, Envoy
@@ -22,7 +22,7 @@ from typing import Iterator, NoReturn, Optional
 import typer
 
 from gateway_config.loader import ConfigError
-from gwctl.stack_source import StackSource, load_stack
+from gatestack.stack_source import StackSource, load_stack
 
 app = typer.Typer(
     add_completion=False,
@@ -67,8 +67,8 @@ def render(
     as `<computed at deploy time: ...>` placeholders and Secret values as `<secret: ...>`;
     Helm charts appear as `apiVersion: helm.sh/v4, kind: Chart` stand-ins.
     """
-    from gwctl.program import ProgramFailed, run_program
-    from gwctl.render import kubernetes_objects, to_yaml
+    from gatestack.program import ProgramFailed, run_program
+    from gatestack.render import kubernetes_objects, to_yaml
 
     source = _stack(stack, config_file)
     try:
@@ -94,8 +94,8 @@ def verify(
     sample_size: int = typer.Option(200, "--sample-size", help="Requests per weighted split check."),
 ) -> None:
     """Send the checks derived from the stack's config to a running gateway; exit 1 on any failure."""
-    from gwctl.verify import Target, format_table
-    from gwctl.verify import verify as run_checks
+    from gatestack.verify import Target, format_table
+    from gatestack.verify import verify as run_checks
 
     source = _stack(stack, config_file)
     targets = {}
@@ -128,7 +128,7 @@ def conformance(
     4. run the translated config in a real Envoy on 127.0.0.1 with an echo server per Service;
     5. run `verify` against it.
     """
-    from gwctl.conformance import run_conformance
+    from gatestack.conformance import run_conformance
 
     source = _stack(stack, config_file)
     passed = run_conformance(source, sample_size=sample_size, step=_step, echo=typer.echo)
@@ -142,7 +142,7 @@ def local(
     config_file: Optional[Path] = ConfigOption,
 ) -> None:
     """Run the stack's gateway on 127.0.0.1 (as `conformance` does) until interrupted."""
-    from gwctl.conformance import local_gateway_for
+    from gatestack.conformance import local_gateway_for
 
     source = _stack(stack, config_file)
     with local_gateway_for(source, step=_step) as (gateway, ca_files):
@@ -162,7 +162,7 @@ def _curl_lines(source: StackSource, listeners: dict[str, tuple[str, int]], ca_f
     config = source.config
     by_name = {listener.name: listener for listener in config.gateway.listeners}
     for route in config.routes:
-        hostname = route.hostnames[0] if route.hostnames else "gwctl-verify.example"
+        hostname = route.hostnames[0] if route.hostnames else "gatestack-verify.example"
         first_match = route.rules[0].matches[0] if route.rules[0].matches else None
         path = first_match.path.value if first_match and first_match.path and first_match.path.type != "RegularExpression" else "/"
         attached = [ref.section_name for ref in route.parent_refs if ref.section_name] or list(listeners)
@@ -185,7 +185,7 @@ def tools(
     version: str = typer.Option("v1.9.0", "--version", help="Envoy Gateway version whose egctl to build."),
 ) -> None:
     """Install the pinned tools into .tools/ (a second run reuses them)."""
-    from gwctl.toolchain import ToolchainError, ensure_all
+    from gatestack.toolchain import ToolchainError, ensure_all
 
     try:
         installed = ensure_all(version)

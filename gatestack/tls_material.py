@@ -1,7 +1,7 @@
 """What pulumi-tls would compute, for runs of the program under the SDK's mock engine.
 
 Two flavours. `PlaceholderMaterial` gives readable, deterministic stand-ins
-(`<computed at deploy time: ...>`), so `gwctl render` prints the same text on every run
+(`<computed at deploy time: ...>`), so `gatestack render` prints the same text on every run
 and never a key. `RealMaterial` makes real keys and certificates with `cryptography`,
 from the same inputs pulumi-tls receives (algorithm and size, subject, DNS names,
 validity, CA flag, key usages, CA signing), so a local Envoy can serve them and a client

@@ -234,13 +234,13 @@ def build_static_bootstrap(
     config_dump: dict,
     objects: list[dict],
     admin_port: int,
-    node_name: str = "gwctl-local-gateway",
+    node_name: str = "gatestack-local-gateway",
 ) -> dict:
     """A static Envoy bootstrap (JSON-ready dict) equivalent to ``config_dump``, for a local run.
 
     ``objects`` are the stack's objects (their Secrets and ConfigMaps supply listener
     certificates); ``admin_port`` is where the admin interface listens on 127.0.0.1;
-    ``node_name`` (default ``gwctl-local-gateway``) becomes ``node.id`` and ``node.cluster``.
+    ``node_name`` (default ``gatestack-local-gateway``) becomes ``node.id`` and ``node.cluster``.
     Raises ``BootstrapError`` when something the config needs is missing.
     """
     original_bootstrap, endpoints, clusters, listeners, routes = split_config_dump(config_dump)

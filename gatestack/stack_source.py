@@ -1,4 +1,4 @@
-"""Which stack a `gwctl` command is about: `--stack NAME` or `--config FILE`."""
+"""Which stack a `gatestack` command is about: `--stack NAME` or `--config FILE`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 from gateway_config.loader import ConfigError, parse_stack_config, raw_config_from_stack_file, stack_file_name
 from gateway_config.models import StackConfig
-from gwctl.program import REPOSITORY_ROOT
+from gatestack.program import REPOSITORY_ROOT
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class StackSource:
 def load_stack(stack: Optional[str], config_file: Optional[Path]) -> StackSource:
     """Resolve and validate; raises `ConfigError` (a message for the user) on any problem."""
     if (stack is None) == (config_file is None):
-        raise ConfigError("gwctl", [], note="give exactly one of --stack NAME or --config FILE")
+        raise ConfigError("gatestack", [], note="give exactly one of --stack NAME or --config FILE")
     if stack is not None:
         display_file = stack_file_name(stack)
         file = REPOSITORY_ROOT / display_file

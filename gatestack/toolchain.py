@@ -290,7 +290,7 @@ def ensure_all(version: str = DEFAULT_ENVOY_GATEWAY_VERSION) -> dict[str, Path]:
 
 
 def main(arguments: list[str]) -> int:
-    """``python -m gwctl.toolchain [VERSION]``: install everything, print paths, one-line errors."""
+    """``python -m gatestack.toolchain [VERSION]``: install everything, print paths, one-line errors."""
     version = arguments[0] if arguments else DEFAULT_ENVOY_GATEWAY_VERSION
     try:
         paths = ensure_all(version)

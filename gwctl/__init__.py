@@ -1,1 +1,0 @@
-"""gwctl: render, prove and smoke-test the gateway a stack declares."""

@@ -1,5 +1,0 @@
-"""`python -m gwctl`: see `gwctl/cli.py`."""
-
-from gwctl.cli import main
-
-main()
