@@ -4,16 +4,18 @@ The same code path as `pulumi preview`/`up`: the stack file's config is handed t
 runtime the way the engine hands it over, the program runs unchanged, and every resource
 it registers is recorded with its inputs, parent, dependencies, protection and which
 inputs are secret. Nothing here talks to a cluster. The mocks stand in only for what a
-cluster or provider would compute: certificates (see `tls_material.py`), object IDs, and
-the Gateway's status address once the controller has programmed it.
+cluster or provider would compute or already hold: certificates (see `tls_material.py`),
+object IDs, the Gateway's status address once the controller has programmed it, and the
+TLS Secrets a stack reads instead of generating (`source: existingSecret`).
 """
 
 from __future__ import annotations
 
+import base64
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
@@ -22,12 +24,14 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from gateway_config.loader import PROJECT_NAME, engine_config_from_raw
+from gatestack.existing_secrets import TLS_SECRET_KEYS, TLS_SECRET_TYPE
 from gatestack.tls_material import TLS_TYPES, CertificateMaterial, PlaceholderMaterial
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = REPOSITORY_ROOT / "__main__.py"
 # What the mock engine reports as the Gateway's address when no other is given.
 PLACEHOLDER_ADDRESS = "<address assigned by the load balancer>"
+SECRET_TYPE = "kubernetes:core/v1:Secret"
 _SECRET_SIGNATURE = rpc._special_sig_key  # "4dabf18193072939515e22adb298388d"
 _SECRET_VALUE = rpc._special_secret_sig
 
@@ -100,10 +104,25 @@ def whole_numbers(value: Any) -> Any:
     return value
 
 
+def placeholder_secret_data(secret_id: str) -> dict[str, str]:
+    """What the mock cluster answers for a TLS Secret it was not given: readable stand-ins,
+    base64 like every Secret's `data`, never a key."""
+    return {
+        key: base64.b64encode(f"<read at deploy time: {key} of the existing Secret {secret_id}>".encode()).decode()
+        for key in TLS_SECRET_KEYS
+    }
+
+
+def _as_secret(value: Any) -> dict[str, Any]:
+    """`value` marked secret, as the engine marks a Secret's `data` when it reads one."""
+    return {_SECRET_SIGNATURE: _SECRET_VALUE, "value": value}
+
+
 class _Mocks(pulumi.runtime.Mocks):
-    def __init__(self, material: CertificateMaterial, gateway_address: str):
+    def __init__(self, material: CertificateMaterial, gateway_address: str, existing_secrets: dict[str, dict[str, Any]]):
         self.material = material
         self.gateway_address = gateway_address
+        self.existing_secrets = existing_secrets
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         inputs, _ = _unwrap_secrets(args.inputs)
@@ -117,10 +136,23 @@ class _Mocks(pulumi.runtime.Mocks):
                     "addresses": [{"type": "IPAddress", "value": self.gateway_address}],
                     "conditions": [{"type": "Programmed", "status": "True"}],
                 }
+            if args.typ == SECRET_TYPE:
+                state = self._read_secret(args.resource_id)
             return [args.resource_id, state]
         metadata = inputs.get("metadata") or {}
         object_id = "/".join(part for part in (metadata.get("namespace"), metadata.get("name") or args.name) if part)
         return [object_id, inputs]
+
+    def _read_secret(self, secret_id: str) -> dict[str, Any]:
+        namespace, _, name = secret_id.rpartition("/")
+        held = self.existing_secrets.get(secret_id) or {"type": TLS_SECRET_TYPE, "data": placeholder_secret_data(secret_id)}
+        return {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "namespace": namespace},
+            "type": held["type"],
+            "data": _as_secret(held["data"]),
+        }
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         return {}
@@ -169,14 +201,23 @@ def run_program(
     raw_config: dict[str, Any],
     material: Optional[CertificateMaterial] = None,
     gateway_address: str = PLACEHOLDER_ADDRESS,
+    existing_secrets: Sequence[dict[str, Any]] = (),
 ) -> ProgramRun:
     """Run `__main__.py` for `stack` with `raw_config` (a stack file's project keys).
 
-    Raises `ProgramFailed` with the program's message when it stops, e.g. on a config error.
+    `material` makes what pulumi-tls would (placeholders by default). `existing_secrets`
+    are Secret objects (with base64 `data`) the mock cluster already holds: a read of one
+    answers its `data`, e.g. the real material of `existing_certificate_secrets`; a read of
+    any other Secret answers `placeholder_secret_data`. Raises `ProgramFailed` with the
+    program's message when it stops, e.g. on a config error.
     """
-    mocks = _Mocks(material or PlaceholderMaterial(), gateway_address)
+    held = {f"{item['metadata']['namespace']}/{item['metadata']['name']}": item for item in existing_secrets}
+    mocks = _Mocks(material or PlaceholderMaterial(), gateway_address, held)
     monitor = _RecordingMonitor(mocks)
     settings.set_root_resource(None)  # a fresh Stack for every run, with no old exports
+    # A run that failed inside an apply leaves its other outputs' tasks here, and every run
+    # awaits all of them at its end: start empty, as the SDK's own `pulumi.runtime.test` does.
+    settings.SETTINGS.outputs.clear()
     pulumi.runtime.set_all_config(engine_config_from_raw(raw_config), [])
     pulumi.runtime.set_mocks(mocks, project=PROJECT_NAME, stack=stack, preview=False, monitor=monitor)
     root = settings.get_root_resource()

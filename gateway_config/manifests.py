@@ -15,6 +15,7 @@ from gateway_config.models import (
     BackendConfig,
     CertificateConfig,
     ControllerConfig,
+    DistinguishedName,
     HeaderModifier,
     PathModifier,
     ResourceRequirements,
@@ -330,6 +331,33 @@ def http_route_object(config: StackConfig, route: RouteConfig) -> dict[str, Any]
 
 
 # --- certificates --------------------------------------------------------------------
+
+# What each certificate may be used for (x509 key usages, as pulumi-tls names them).
+CA_ALLOWED_USES = ["cert_signing", "crl_signing", "digital_signature"]
+SERVER_ALLOWED_USES = ["digital_signature", "key_encipherment", "server_auth"]
+
+
+def certificate_subject(name: DistinguishedName) -> dict[str, str]:
+    """A certificate subject as pulumi-tls takes it, leaving out the fields not given."""
+    fields = {
+        "commonName": name.common_name,
+        "organization": name.organization,
+        "organizationalUnit": name.organizational_unit,
+        "country": name.country,
+        "province": name.province,
+        "locality": name.locality,
+    }
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def private_key_settings(certificate: CertificateConfig) -> dict[str, Any]:
+    """pulumi-tls PrivateKey inputs: the algorithm, with its RSA size or ECDSA curve."""
+    settings: dict[str, Any] = {"algorithm": certificate.key_algorithm}
+    if certificate.key_algorithm == "RSA":
+        settings["rsaBits"] = certificate.rsa_bits
+    if certificate.key_algorithm == "ECDSA":
+        settings["ecdsaCurve"] = certificate.ecdsa_curve
+    return settings
 
 
 def reference_grant_object(config: StackConfig, certificate: CertificateConfig) -> dict[str, Any] | None:

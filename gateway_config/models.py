@@ -200,14 +200,23 @@ class DistinguishedName(ConfigModel):
 
 
 class CertificateConfig(ConfigModel):
-    """A self-signed CA and a server certificate it signs, stored as a kubernetes.io/tls Secret.
+    """A server certificate and the CA that signed it, in a kubernetes.io/tls Secret.
 
-    Defaults: RSA 2048, both certificates valid 8760 h (365 days, as the seed), renewed by
-    `pulumi up` once fewer than `earlyRenewalHours` (720 h, 30 days) remain; DNS names
-    default to the subject's common name; the Secret lives in the stack's namespace.
+    `source` says where the certificate comes from. `generate` (the default): the stack
+    makes a self-signed CA and a server certificate it signs, and declares the Secret.
+    `existingSecret`: the stack makes nothing; the Secret `secretName` must already exist
+    in the certificate's namespace and hold `tls.crt`, `tls.key` and `ca.crt` (the CA that
+    signed it, as cert-manager writes it), e.g. issued by cert-manager or a security team.
+    `ca`, `subject` and `dnsNames` describe the certificate either way (`verify` checks the
+    served certificate against them); the key and validity settings only shape a generated one.
+
+    Defaults: generated, RSA 2048, both certificates valid 8760 h (365 days, as the seed),
+    renewed by `pulumi up` once fewer than `earlyRenewalHours` (720 h, 30 days) remain; DNS
+    names default to the subject's common name; the Secret lives in the stack's namespace.
     """
 
     secret_name: KubernetesName
+    source: Literal["generate", "existingSecret"] = "generate"
     namespace: Optional[DnsLabel] = None
     ca: DistinguishedName
     subject: DistinguishedName

@@ -142,6 +142,8 @@ REFUSED: list[tuple[str, Mutation, str, str]] = [
      "routes.0.rules.0.filters.0.requestHeaderModifier", "more than once"),
     ("header value with a control character", lambda c: header_modifier(c)["add"][0].update(value="foo\nbar"),
      "routes.0.rules.0.filters.0.requestHeaderModifier.add.0.value", "control character"),
+    ("unknown certificate source", lambda c: c["certificates"][0].update(source="certManager"),
+     "certificates.0.source", "allowed values: 'generate' or 'existingSecret'"),
     ("validity not longer than early renewal",
      lambda c: c["certificates"][0].update(validityHours=720, earlyRenewalHours=720),
      "certificates.0.validityHours", "not longer than earlyRenewalHours"),
@@ -191,6 +193,8 @@ def test_bad_config_is_refused_naming_file_field_and_rule(mutation: Mutation, pa
         lambda c: rule(c)["backendRefs"].append({"name": "elsewhere", "namespace": "other", "port": 8080, "external": True}),
         lambda c: route(c).update(rules=[{"matches": [{"path": {"value": f"/r{r}m{m}"}} for m in range(64)],
                                           "backendRefs": BACKENDS} for r in range(2)]),
+        # The key settings describe the material made for the Secret where a runner makes it.
+        lambda c: c["certificates"][0].update(source="existingSecret", keyAlgorithm="ECDSA", validityHours=2160),
     ],
     ids=[
         "weight 0 beside a positive weight",
@@ -200,6 +204,7 @@ def test_bad_config_is_refused_naming_file_field_and_rule(mutation: Mutation, pa
         "all weights 0 with allowZeroWeight",
         "external backend",
         "exactly 128 matches in a route",
+        "existing Secret with key and validity settings",
     ],
 )
 def test_valid_edge_values_are_accepted(mutation: Mutation) -> None:

@@ -8,14 +8,16 @@ stack: every object of the seed guide (SEED-BRIEF.md), with the seed's exact val
 
 from __future__ import annotations
 
+import base64
 import itertools
+import logging
 from typing import Any
 
 import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from gatestack.program import DeclaredResource, ProgramRun, run_program
+from gatestack.program import DeclaredResource, ProgramFailed, ProgramRun, run_program
 from gatestack.render import kubernetes_objects, to_yaml
 from gatestack.tls_material import RealMaterial
 from tests.conftest import STACK_NAMES, stack_raw_config
@@ -409,3 +411,90 @@ def test_a_route_waits_for_its_own_backends_only(stack_run) -> None:
     assert services["web-service"] in route.dependencies
     assert services["web-next-service"] in route.dependencies
     assert services["api-stable-service"] not in route.dependencies
+
+
+# --- certificates read from an existing Secret (source: existingSecret) ----------------------
+
+TLS_TYPES_PREFIX = "tls:"
+SECRET = "kubernetes:core/v1:Secret"
+
+
+def from_existing_secret(config: dict[str, Any]) -> dict[str, Any]:
+    for certificate in config["certificates"]:
+        certificate["source"] = "existingSecret"
+    return config
+
+
+def test_a_certificate_from_an_existing_secret_declares_nothing_and_reads_the_secret(raw_config) -> None:
+    """GIVEN the dev certificate with source: existingSecret WHEN the program runs THEN no
+    pulumi-tls resource and no Secret are declared, the Secret default/example-cert is read
+    (after the controller, like the rest), and the exported CA is its ca.crt."""
+    run = run_program("dev", from_existing_secret(raw_config("dev")))
+    assert not [r.name for r in run.resources if r.type.startswith(TLS_TYPES_PREFIX)]
+    assert not [r.name for r in run.of_type(SECRET) if not r.read]
+    live = only(run, SECRET, "example-cert-secret")
+    assert live.read
+    assert only(run, CHART, "envoy-gateway-chart").urn in live.dependencies
+    assert run.outputs["CA_CERT_PEM"] == "<read at deploy time: ca.crt of the existing Secret default/example-cert>"
+    assert run.outputs["CA_CERTS"] == {"example-cert": run.outputs["CA_CERT_PEM"]}
+    assert "Secret" not in {item["kind"] for item in kubernetes_objects(run)}
+
+
+def test_the_exported_ca_is_the_existing_secrets_ca_crt_unwrapped_from_secret(raw_config) -> None:
+    """GIVEN a cluster holding real material for the Secret WHEN the program runs THEN
+    CA_CERT_PEM is that Secret's ca.crt, no longer a secret (a CA certificate is public,
+    though the provider marks all of `data` secret), and no key shows anywhere."""
+    from gatestack.existing_secrets import existing_certificate_secrets
+    from gateway_config.loader import parse_stack_config
+
+    config = from_existing_secret(raw_config("dev"))
+    (secret,) = existing_certificate_secrets(parse_stack_config(config, "stacks/Pulumi.dev.yaml"))
+    run = run_program("dev", config, material=RealMaterial(), existing_secrets=[secret])
+    assert run.outputs["CA_CERT_PEM"] == base64.b64decode(secret["data"]["ca.crt"]).decode()
+    assert run.secret_outputs == set()
+    assert "PRIVATE KEY" not in str(run.outputs) + str([r.inputs for r in run.resources])
+    assert "PRIVATE KEY" not in to_yaml(kubernetes_objects(run, hide_secrets=False))
+
+
+def test_reading_an_existing_secret_is_logged_once(raw_config, caplog) -> None:
+    with caplog.at_level(logging.INFO):
+        run_program("dev", from_existing_secret(raw_config("dev")))
+    messages = [record.getMessage() for record in caplog.records if "existingSecret" in record.getMessage()]
+    assert messages == [
+        "certificate example-cert: read from the existing Secret default/example-cert (source: existingSecret), not generated"
+    ]
+
+
+def test_an_existing_secret_in_another_namespace_is_read_there_with_a_reference_grant(raw_config) -> None:
+    config = from_existing_secret(raw_config("dev"))
+    config["certificates"][0]["namespace"] = "certificates"
+    config["gateway"]["listeners"][1]["tls"]["certificateRefs"][0]["namespace"] = "certificates"
+    run = run_program("dev", config)
+    assert "existing Secret certificates/example-cert>" in run.outputs["CA_CERT_PEM"]
+    grant = kubernetes_object(run, "ReferenceGrant", "eg-example-cert")
+    assert grant["metadata"]["namespace"] == "certificates"
+    assert grant["spec"]["to"] == [{"group": "", "kind": "Secret", "name": "example-cert"}]
+
+
+def test_an_existing_secret_without_ca_crt_stops_the_program_with_a_sentence(raw_config) -> None:
+    incomplete = {
+        "metadata": {"name": "example-cert", "namespace": "default"},
+        "type": "kubernetes.io/tls",
+        "data": {"tls.crt": "eA==", "tls.key": "eA=="},
+    }
+    with pytest.raises(ProgramFailed) as raised:
+        run_program("dev", from_existing_secret(raw_config("dev")), existing_secrets=[incomplete])
+    assert str(raised.value) == (
+        "certificate example-cert: the Secret default/example-cert has no ca.crt; with source: existingSecret "
+        "it must hold tls.crt, tls.key and ca.crt (the CA that signed the certificate)"
+    )
+
+
+def test_generate_is_the_default_source(stack_run) -> None:
+    """GIVEN a certificate without `source` WHEN the program runs THEN it is generated as
+    before: its five pulumi-tls resources (two keys, CA, request, signed certificate) and a
+    declared Secret, nothing read."""
+    run = stack_run("dev")
+    assert len([r for r in run.resources if r.type.startswith(TLS_TYPES_PREFIX)]) == 5
+    (secret,) = run.of_type(SECRET)
+    assert not secret.read
