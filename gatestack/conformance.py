@@ -13,6 +13,7 @@ from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Iterator
 
+from gatestack.existing_secrets import certificate_secret
 from gatestack.program import ProgramFailed, run_program
 from gatestack.render import is_helm_stand_in, kubernetes_objects
 from gatestack.stack_source import StackSource
@@ -34,13 +35,25 @@ class ConformanceFailure(Exception):
 
 def rendered_with_real_certificates(source: StackSource) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The stack's objects with real keys and certificates (no Helm stand-ins), and each
-    certificate's CA PEM by Secret name."""
+    certificate's CA PEM by Secret name.
+
+    A certificate with `source: existingSecret` is made here, as cert-manager would have
+    made it before `pulumi up`: its Secret is among the objects and is what the program reads.
+    """
+    config = source.config
+    existing = [certificate_secret(config, item) for item in config.certificates if item.source == "existingSecret"]
     try:
-        run = run_program(source.name, source.raw_config, material=RealMaterial(), gateway_address=LOCAL_GATEWAY_ADDRESS)
+        run = run_program(
+            source.name,
+            source.raw_config,
+            material=RealMaterial(),
+            gateway_address=LOCAL_GATEWAY_ADDRESS,
+            existing_secrets=existing,
+        )
     except ProgramFailed as error:
         raise ConformanceFailure(str(error)) from None
     objects = [item for item in kubernetes_objects(run, hide_secrets=False) if not is_helm_stand_in(item)]
-    return objects, dict(run.outputs.get("CA_CERTS") or {})
+    return existing + objects, dict(run.outputs.get("CA_CERTS") or {})
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import dataclasses
 from typing import Any
 
 import pytest
@@ -17,9 +18,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtensionOID
 
 from gateway_config.loader import ConfigError, parse_stack_config, stack_file_name
+from gatestack.conformance import rendered_with_real_certificates
 from gatestack.existing_secrets import existing_certificate_secrets, with_certificates_from_existing_secrets
 from gatestack.program import ProgramFailed, run_program
 from gatestack.render import kubernetes_objects
+from gatestack.stack_source import load_stack
 from gatestack.tls_material import RealMaterial
 from tests.conftest import STACK_NAMES, stack_raw_config
 
@@ -159,3 +162,16 @@ def test_a_switched_stack_reads_the_secrets_made_for_it(stack: str) -> None:
     assert not [r.name for r in run.resources if r.type.startswith("tls:")]
     assert run.outputs["CA_CERTS"] == {item["metadata"]["name"]: decoded(item)["ca.crt"] for item in secrets}
 
+
+def test_conformance_serves_the_secret_it_made_for_a_switched_stack() -> None:
+    """GIVEN a stack whose certificate is read from an existing Secret WHEN conformance renders
+    it THEN the Secret it made is among the objects (for the local Envoy to serve) and the CA
+    it exports is that Secret's ca.crt, which signed its tls.crt."""
+    source = load_stack("dev", None)
+    raw = with_certificates_from_existing_secrets(source.raw_config)
+    switched = dataclasses.replace(source, raw_config=raw, config=parse_stack_config(raw, source.display_file))
+    objects, ca_pems = rendered_with_real_certificates(switched)
+    (secret,) = [item for item in objects if item["kind"] == "Secret"]
+    files = decoded(secret)
+    assert ca_pems == {"example-cert": files["ca.crt"]}
+    certificate(files["tls.crt"]).verify_directly_issued_by(certificate(files["ca.crt"]))
