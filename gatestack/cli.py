@@ -5,7 +5,8 @@
                  Gateway's translator, a real Envoy with echo backends, then `verify`
 - `verify`       checks derived from the stack's config, sent to a running gateway
 - `local`        the stack's gateway running on 127.0.0.1 until Ctrl-C
-- `tools`        install the pinned tools (egctl, kubectl-validate, actionlint) into .tools/
+- `tools`        install the pinned tools (egctl, kubectl-validate, actionlint) into .tools/;
+                 `--cluster` / `--engine` add the local cluster's and the Pulumi engine's binaries
 
 Every command takes `--stack NAME` (stacks/Pulumi.NAME.yaml) or `--config FILE`.
 Exit codes: 0 success, 1 a check or proof failed, 2 bad config or usage.
@@ -183,12 +184,18 @@ def _curl_lines(source: StackSource, listeners: dict[str, tuple[str, int]], ca_f
 @app.command()
 def tools(
     version: str = typer.Option("v1.9.0", "--version", help="Envoy Gateway version whose egctl to build."),
+    cluster: bool = typer.Option(
+        False, "--cluster", help="Also build the local cluster's binaries (etcd, kube-*, kwok, envoy-gateway)."
+    ),
+    engine: bool = typer.Option(
+        False, "--engine", help="Also build the Pulumi engine (CLI, Python language host, Kubernetes provider)."
+    ),
 ) -> None:
     """Install the pinned tools into .tools/ (a second run reuses them)."""
-    from gatestack.toolchain import ToolchainError, ensure_all
+    from gatestack.toolchain import ToolchainError, ensure_tools
 
     try:
-        installed = ensure_all(version)
+        installed = ensure_tools(version, cluster=cluster, engine=engine)
     except ToolchainError as error:
         _fail(str(error), 1)
     for name, path in installed.items():
