@@ -1,15 +1,20 @@
 # The two set-up commands of the README:
-#   make conformance   the main job: prove the dev stack (the seed) with the real data plane
-#   make test          the test suite, including conformance of every stack
+#   make up            the main job: deploy the dev stack (the seed) with the real Pulumi engine
+#                      into the embedded local cluster and prove it; it keeps running until
+#                      `make down`
+#   make test          the test suite: unit tests, conformance of every stack, and every stack
+#                      deployed for real into a local cluster of its own
 # Both install what they need: a virtualenv from the pinned requirements, then the pinned
-# tools (egctl, kubectl-validate, actionlint) built with `go install` into .tools/.
+# tools built from the Go module proxy into .tools/ (egctl, kubectl-validate, actionlint;
+# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, envoy-gateway; the
+# Pulumi CLI, its Python language host and the Kubernetes provider).
 
 PYTHON ?= python3
 VENV := .venv
 VENV_PYTHON := $(VENV)/bin/python
 STACK ?= dev
 
-.PHONY: conformance test tools render clean
+.PHONY: up down preview destroy cluster conformance test tools render clean
 
 $(VENV)/installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +24,21 @@ $(VENV)/installed: requirements.txt requirements-dev.txt
 tools: $(VENV)/installed
 	$(VENV_PYTHON) -m gatestack tools
 
+up: $(VENV)/installed
+	$(VENV_PYTHON) -m gatestack up --stack $(STACK)
+
+preview: $(VENV)/installed
+	$(VENV_PYTHON) -m gatestack preview --stack $(STACK)
+
+destroy: $(VENV)/installed
+	$(VENV_PYTHON) -m gatestack destroy --stack $(STACK)
+
+cluster: $(VENV)/installed
+	$(VENV_PYTHON) -m gatestack cluster up
+
+down: $(VENV)/installed
+	$(VENV_PYTHON) -m gatestack cluster down
+
 conformance: tools
 	$(VENV_PYTHON) -m gatestack conformance --stack $(STACK)
 
@@ -26,7 +46,9 @@ render: $(VENV)/installed
 	$(VENV_PYTHON) -m gatestack render --stack $(STACK)
 
 test: tools
+	$(VENV_PYTHON) -m gatestack tools --cluster --engine
 	$(VENV_PYTHON) -m pytest
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache
+	-$(VENV_PYTHON) -m gatestack cluster down
+	rm -rf $(VENV) .tools .pytest_cache .local

@@ -202,5 +202,10 @@ def tools(
         typer.echo(f"{name}: {path}")
 
 
+from gatestack.cli_cluster import register as _register_cluster_commands  # noqa: E402 - needs the helpers above
+
+_register_cluster_commands(app, load_stack=_stack, step=_step, curl_lines=_curl_lines)
+
+
 def main() -> None:
     app()

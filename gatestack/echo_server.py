@@ -78,9 +78,12 @@ def pod_names_for_deployment(deployment: dict) -> tuple[str, ...]:
     return tuple(names)
 
 
-def container_environment(container: dict, namespace: str, pod_name: str) -> dict[str, str]:
-    """A container's environment as the kubelet would set it, for literal values and the downward API fields the image reads."""
-    downward_api = {"metadata.name": pod_name, "metadata.namespace": namespace}
+def container_environment(
+    container: dict, namespace: str, pod_name: str, pod_fields: dict[str, str] | None = None
+) -> dict[str, str]:
+    """A container's environment as the kubelet would set it, for literal values and the
+    downward API fields (name and namespace, plus any `pod_fields` such as `status.podIP`)."""
+    downward_api = {"metadata.name": pod_name, "metadata.namespace": namespace, **(pod_fields or {})}
     environment = {}
     for variable in container.get("env") or []:
         if "value" in variable:
@@ -89,6 +92,8 @@ def container_environment(container: dict, namespace: str, pod_name: str) -> dic
             field_path = ((variable.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
             if field_path in downward_api:
                 environment[variable["name"]] = downward_api[field_path]
+            elif field_path and field_path.startswith(("metadata.labels[", "metadata.annotations[")):
+                environment[variable["name"]] = ""  # the kubelet's value for a label or annotation the pod lacks
     return environment
 
 
@@ -131,10 +136,18 @@ def go_json(value: object) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def require_loopback(address: str) -> None:
-    """Raise ValueError unless ``address`` is in 127.0.0.0/8 (or ::1)."""
-    if not ipaddress.ip_address(address).is_loopback:
-        raise ValueError(f"the echo server may only listen on a loopback address, not {address}")
+def require_loopback(address: str, allow_cluster_address: bool = False) -> None:
+    """Raise ValueError unless ``address`` is in 127.0.0.0/8 (or ::1), or, with
+    ``allow_cluster_address``, a pod or load-balancer address of the local cluster (those
+    exist only on ``lo`` inside the cluster's own network namespace)."""
+    if ipaddress.ip_address(address).is_loopback:
+        return
+    if allow_cluster_address:
+        from gatestack.cluster.layout import is_cluster_address
+
+        if is_cluster_address(address):
+            return
+    raise ValueError(f"the echo server may only listen on a loopback address, not {address}")
 
 
 class EchoRequestHandler(BaseHTTPRequestHandler):
@@ -208,8 +221,8 @@ class EchoHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: str, port: int, context: EchoContext):
-        require_loopback(address)
+    def __init__(self, address: str, port: int, context: EchoContext, allow_cluster_address: bool = False):
+        require_loopback(address, allow_cluster_address)
         super().__init__((address, port), EchoRequestHandler)
         self.context = context
         self.lock = threading.Lock()
@@ -243,11 +256,13 @@ class EchoServer:
     address: str
     port: int
     context: EchoContext = field(default_factory=EchoContext)
+    # Pod addresses of the local cluster (gatestack.cluster), not only 127.0.0.0/8.
+    allow_cluster_address: bool = False
     http_server: EchoHTTPServer | None = field(default=None, init=False, repr=False)
     thread: threading.Thread | None = field(default=None, init=False, repr=False)
 
     def start(self) -> "EchoServer":
-        self.http_server = EchoHTTPServer(self.address, self.port, self.context)
+        self.http_server = EchoHTTPServer(self.address, self.port, self.context, self.allow_cluster_address)
         self.port = self.http_server.server_address[1]  # resolves port 0 to the one chosen
         self.thread = threading.Thread(
             target=self.http_server.serve_forever,

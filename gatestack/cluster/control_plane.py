@@ -1,0 +1,271 @@
+"""The Kubernetes control plane of the local cluster: etcd, kube-apiserver,
+kube-controller-manager, kube-scheduler and kwok (one fake node), started in that order.
+
+Each is the upstream binary (built by `gatestack.toolchain`), run with flags of an
+envtest-style single-node cluster: everything on 127.0.0.1 of the cluster's namespace,
+RBAC on, the admin identity from `pki.py`. kube-controller-manager makes ReplicaSets,
+EndpointSlices and garbage collection happen; kube-scheduler binds pods to the kwok node;
+kwok plays the node's kubelet (pods become Running with an address from `POD_CIDR`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+import subprocess
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from gatestack.cluster.layout import (
+    API_SERVER_PORT,
+    ETCD_CLIENT_PORT,
+    ETCD_PEER_PORT,
+    KUBERNETES_SERVICE_IP,
+    NODE_IP,
+    NODE_NAME,
+    POD_CIDR,
+    SERVICE_CIDR,
+    ClusterLayout,
+)
+from gatestack.cluster.pki import ClusterPki
+from gatestack.cluster.processes import ManagedProcess, wait_for
+
+STARTUP_TIMEOUT_SECONDS = 120
+# Capacity the fake node reports: enough that a 1,000-route stack's pods always fit.
+NODE_CAPACITY = {"cpu": "64", "memory": "256Gi", "pods": "1000", "ephemeral-storage": "500Gi"}
+
+
+@dataclass(frozen=True)
+class ControlPlaneBinaries:
+    etcd: Path
+    kube_apiserver: Path
+    kube_controller_manager: Path
+    kube_scheduler: Path
+    kwok: Path
+    kwok_stages: tuple[Path, ...]
+
+
+def write_kubeconfig(layout: ClusterLayout, pki: ClusterPki) -> Path:
+    """An admin kubeconfig with the certificates embedded, so it works from any directory
+    (and inside the controller's chroot)."""
+
+    def encoded(path: Path) -> str:
+        return base64.b64encode(path.read_bytes()).decode()
+
+    kubeconfig = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "local",
+                "cluster": {"server": layout.api_server_url, "certificate-authority-data": encoded(pki.ca_certificate)},
+            }
+        ],
+        "users": [
+            {
+                "name": "admin",
+                "user": {
+                    "client-certificate-data": encoded(pki.admin_certificate),
+                    "client-key-data": encoded(pki.admin_key),
+                },
+            }
+        ],
+        "contexts": [{"name": "local", "context": {"cluster": "local", "user": "admin"}}],
+        "current-context": "local",
+    }
+    layout.kubeconfig.write_text(yaml.safe_dump(kubeconfig, sort_keys=False))
+    layout.kubeconfig.chmod(0o600)
+    return layout.kubeconfig
+
+
+def _admin_ssl_context(pki: ClusterPki) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(pki.ca_certificate))
+    context.load_cert_chain(str(pki.admin_certificate), str(pki.admin_key))
+    return context
+
+
+def api_server_ready(layout: ClusterLayout, pki: ClusterPki) -> bool:
+    request = urllib.request.Request(f"{layout.api_server_url}/readyz")
+    with urllib.request.urlopen(request, context=_admin_ssl_context(pki), timeout=2) as response:
+        return response.status == 200
+
+
+def etcd_command(binary: Path, layout: ClusterLayout) -> list[str]:
+    client = f"http://127.0.0.1:{ETCD_CLIENT_PORT}"
+    peer = f"http://127.0.0.1:{ETCD_PEER_PORT}"
+    return [
+        str(binary),
+        "--name=local",
+        f"--data-dir={layout.etcd_data_directory}",
+        f"--listen-client-urls={client}",
+        f"--advertise-client-urls={client}",
+        f"--listen-peer-urls={peer}",
+        f"--initial-advertise-peer-urls={peer}",
+        f"--initial-cluster=local={peer}",
+        "--listen-metrics-urls=",
+        "--log-level=warn",
+        # One member on a developer machine: losing the last second on a crash is fine.
+        "--unsafe-no-fsync",
+    ]
+
+
+def api_server_command(binary: Path, layout: ClusterLayout, pki: ClusterPki) -> list[str]:
+    return [
+        str(binary),
+        "--bind-address=127.0.0.1",
+        "--advertise-address=127.0.0.1",
+        f"--secure-port={API_SERVER_PORT}",
+        f"--etcd-servers=http://127.0.0.1:{ETCD_CLIENT_PORT}",
+        f"--cert-dir={layout.pki_directory}",
+        f"--tls-cert-file={pki.serving_certificate}",
+        f"--tls-private-key-file={pki.serving_key}",
+        f"--client-ca-file={pki.ca_certificate}",
+        f"--service-account-issuer={layout.api_server_url}",
+        f"--service-account-key-file={pki.service_account_public_key}",
+        f"--service-account-signing-key-file={pki.service_account_key}",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        "--authorization-mode=Node,RBAC",
+        # Pods here are never run with their service-account tokens (kwok fakes them).
+        "--disable-admission-plugins=ServiceAccount",
+        # The `kubernetes` Endpoints object cannot hold a loopback address.
+        "--endpoint-reconciler-type=none",
+        "--allow-privileged=true",
+        "--profiling=false",
+    ]
+
+
+def controller_manager_command(binary: Path, layout: ClusterLayout, pki: ClusterPki) -> list[str]:
+    kubeconfig = str(layout.kubeconfig)
+    return [
+        str(binary),
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        "--bind-address=127.0.0.1",
+        "--secure-port=10257",
+        "--leader-elect=false",
+        f"--service-account-private-key-file={pki.service_account_key}",
+        f"--root-ca-file={pki.ca_certificate}",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        f"--cluster-cidr={POD_CIDR}",
+        "--use-service-account-credentials=false",
+        # No cloud here: the load balancer is played by gatestack.cluster.load_balancer.
+        "--controllers=*,-service-lb-controller,-node-route-controller,-cloud-node-lifecycle-controller",
+    ]
+
+
+def scheduler_command(binary: Path, layout: ClusterLayout) -> list[str]:
+    kubeconfig = str(layout.kubeconfig)
+    return [
+        str(binary),
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        "--bind-address=127.0.0.1",
+        "--secure-port=10259",
+        "--leader-elect=false",
+    ]
+
+
+def kwok_command(binaries: ControlPlaneBinaries, layout: ClusterLayout) -> list[str]:
+    return [
+        str(binaries.kwok),
+        f"--kubeconfig={layout.kubeconfig}",
+        f"--manage-single-node={NODE_NAME}",
+        f"--cidr={POD_CIDR}",
+        f"--node-ip={NODE_IP}",
+        "--server-address=127.0.0.1:10247",
+        *[f"--config={stage}" for stage in binaries.kwok_stages],
+    ]
+
+
+def node_manifest() -> dict:
+    """The one fake node kwok keeps Ready, with room for every pod a stack declares."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": NODE_NAME,
+            "annotations": {"node.alpha.kubernetes.io/ttl": "0", "kwok.x-k8s.io/node": "fake"},
+            "labels": {
+                "kubernetes.io/hostname": NODE_NAME,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "type": "kwok",
+            },
+        },
+        "spec": {"podCIDR": POD_CIDR, "podCIDRs": [POD_CIDR]},
+        "status": {"capacity": NODE_CAPACITY, "allocatable": NODE_CAPACITY},
+    }
+
+
+def kubectl(kubectl_binary: Path, layout: ClusterLayout, *arguments: str, stdin: str | None = None) -> str:
+    """Run kubectl against the local cluster; a failure raises with kubectl's own message."""
+    completed = subprocess.run(
+        [str(kubectl_binary), f"--kubeconfig={layout.kubeconfig}", *arguments],
+        input=stdin,
+        capture_output=True,
+        text=True,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"kubectl {' '.join(arguments[:3])} failed: {completed.stderr.strip()}")
+    return completed.stdout
+
+
+def start_control_plane(
+    binaries: ControlPlaneBinaries, kubectl_binary: Path, layout: ClusterLayout, pki: ClusterPki
+) -> list[ManagedProcess]:
+    """Start etcd -> kube-apiserver (until /readyz) -> controller-manager, scheduler -> node + kwok."""
+    logs = layout.logs_directory
+    started: list[ManagedProcess] = []
+    try:
+        etcd = ManagedProcess("etcd", etcd_command(binaries.etcd, layout), logs / "etcd.log").start()
+        started.append(etcd)
+        api_server = ManagedProcess(
+            "kube-apiserver", api_server_command(binaries.kube_apiserver, layout, pki), logs / "kube-apiserver.log"
+        ).start()
+        started.append(api_server)
+        wait_for("kube-apiserver /readyz", lambda: api_server_ready(layout, pki), STARTUP_TIMEOUT_SECONDS, api_server)
+        write_kubeconfig(layout, pki)
+        started.append(
+            ManagedProcess(
+                "kube-controller-manager",
+                controller_manager_command(binaries.kube_controller_manager, layout, pki),
+                logs / "kube-controller-manager.log",
+            ).start()
+        )
+        started.append(
+            ManagedProcess(
+                "kube-scheduler", scheduler_command(binaries.kube_scheduler, layout), logs / "kube-scheduler.log"
+            ).start()
+        )
+        kubectl(kubectl_binary, layout, "apply", "--server-side", "-f", "-", stdin=json.dumps(node_manifest()))
+        kwok = ManagedProcess("kwok", kwok_command(binaries, layout), logs / "kwok.log").start()
+        started.append(kwok)
+
+        def node_ready() -> bool:
+            node = json.loads(kubectl(kubectl_binary, layout, "get", "node", NODE_NAME, "-o", "json"))
+            conditions = node.get("status", {}).get("conditions") or []
+            return any(item["type"] == "Ready" and item["status"] == "True" for item in conditions)
+
+        wait_for(f"node {NODE_NAME} Ready (kwok)", node_ready, STARTUP_TIMEOUT_SECONDS, kwok)
+        return started
+    except BaseException:
+        from gatestack.cluster.processes import stop_all
+
+        stop_all(started)
+        raise
+
+
+def apply_crds(kubectl_binary: Path, layout: ClusterLayout, crd_files: list[Path]) -> None:
+    """Apply CRDs server-side (Gateway API's are too large for client-side apply) and wait
+    until the API server serves them."""
+    arguments = ["apply", "--server-side", "--force-conflicts"]
+    for path in crd_files:
+        arguments += ["-f", str(path)]
+    kubectl(kubectl_binary, layout, *arguments)
+    kubectl(kubectl_binary, layout, "wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")

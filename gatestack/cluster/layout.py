@@ -1,0 +1,108 @@
+"""Where the local cluster keeps its files, and the addresses it uses inside its namespace.
+
+Everything of one cluster lives in one state directory (default `.local/cluster/` in the
+repository, git-ignored) and one network namespace whose name is derived from that
+directory, so two checkouts on one machine (a developer's and CI's) never share a cluster.
+Inside the namespace only `lo` is up: the API server and etcd listen on 127.0.0.1, pods
+get addresses from `POD_CIDR` and load balancers from `LOAD_BALANCER_CIDR`, all added to
+`lo`, so no packet can leave the namespace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+REPOSITORY_ROOT = Path(__file__).resolve().parent.parent.parent
+DEFAULT_STATE_DIRECTORY = REPOSITORY_ROOT / ".local" / "cluster"
+
+KUBERNETES_VERSION = "v1.36.3"
+ETCD_VERSION = "v3.6.16"
+KWOK_VERSION = "v0.8.0"
+
+API_SERVER_PORT = 6443
+ETCD_CLIENT_PORT = 2379
+ETCD_PEER_PORT = 2380
+SERVICE_CIDR = "10.96.0.0/16"
+KUBERNETES_SERVICE_IP = "10.96.0.1"
+POD_CIDR = "10.244.0.0/16"
+# TEST-NET-2 (RFC 5737): documentation addresses, never routed anywhere, so a load-balancer
+# address can only ever mean this namespace's own `lo`.
+LOAD_BALANCER_CIDR = "198.51.100.0/24"
+NODE_NAME = "kwok-node-0"
+NODE_IP = "10.243.0.1"
+
+
+def namespace_name_for(state_directory: Path) -> str:
+    """`gatestack-<8 hex>`: stable for a state directory, different for another checkout."""
+    digest = hashlib.sha256(str(state_directory.resolve()).encode()).hexdigest()[:8]
+    return f"gatestack-{digest}"
+
+
+@dataclass(frozen=True)
+class ClusterLayout:
+    """The files and names of one local cluster."""
+
+    state_directory: Path = DEFAULT_STATE_DIRECTORY
+
+    @property
+    def network_namespace(self) -> str:
+        return namespace_name_for(self.state_directory)
+
+    @property
+    def network_namespace_path(self) -> Path:
+        return Path("/run/netns") / self.network_namespace
+
+    @property
+    def pki_directory(self) -> Path:
+        return self.state_directory / "pki"
+
+    @property
+    def etcd_data_directory(self) -> Path:
+        return self.state_directory / "etcd"
+
+    @property
+    def logs_directory(self) -> Path:
+        return self.state_directory / "logs"
+
+    @property
+    def pods_directory(self) -> Path:
+        return self.state_directory / "pods"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.state_directory / "kubeconfig"
+
+    @property
+    def supervisor_pid_file(self) -> Path:
+        return self.state_directory / "supervisor.pid"
+
+    @property
+    def ready_file(self) -> Path:
+        """Written by the supervisor once every component is up; holds a one-line summary."""
+        return self.state_directory / "ready"
+
+    @property
+    def failed_file(self) -> Path:
+        """Written by the supervisor when start-up failed; holds the reason."""
+        return self.state_directory / "failed"
+
+    @property
+    def supervisor_log(self) -> Path:
+        return self.logs_directory / "supervisor.log"
+
+    @property
+    def api_server_url(self) -> str:
+        return f"https://127.0.0.1:{API_SERVER_PORT}"
+
+
+def is_cluster_address(address: str) -> bool:
+    """True for the addresses that exist only inside the cluster's namespace (pods, load balancers, node)."""
+    ip = ipaddress.ip_address(address)
+    return (
+        ip in ipaddress.ip_network(POD_CIDR)
+        or ip in ipaddress.ip_network(LOAD_BALANCER_CIDR)
+        or ip == ipaddress.ip_address(NODE_IP)
+    )

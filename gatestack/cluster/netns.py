@@ -1,0 +1,85 @@
+"""The cluster's network namespace: made by the project, only `lo` up, removed on `cluster down`.
+
+Envoy Gateway's controller listens on every address, kwok hands pods 10.x addresses and the
+proxies must reach backends at those pod addresses. All of that happens inside a named
+network namespace (`ip netns add`), whose only interface is its own loopback: a packet to a
+pod or load-balancer address goes to `lo` of that namespace, and a packet to anything else
+has no route at all. Commands enter it with `nsenter --net=/run/netns/<name>`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+
+class NetworkNamespaceError(RuntimeError):
+    """The namespace could not be made, entered or removed; the message is one sentence."""
+
+
+def _run(command: list[str]) -> None:
+    completed = subprocess.run(command, capture_output=True, text=True)
+    if completed.returncode != 0:
+        detail = (completed.stderr or completed.stdout).strip().splitlines()
+        raise NetworkNamespaceError(
+            f"`{' '.join(command)}` failed (exit {completed.returncode}): {detail[-1] if detail else 'no output'}"
+        )
+
+
+def require_tools() -> None:
+    """`ip` (iproute2) and `nsenter` (util-linux) must exist, and we must be root."""
+    missing = [tool for tool in ("ip", "nsenter") if shutil.which(tool) is None]
+    if missing:
+        raise NetworkNamespaceError(
+            f"the local cluster needs {' and '.join(missing)} on PATH (Debian: apt-get install iproute2 util-linux)"
+        )
+    if os.geteuid() != 0:
+        raise NetworkNamespaceError("the local cluster makes a network namespace, which needs root")
+
+
+def exists(name: str) -> bool:
+    return (Path("/run/netns") / name).exists()
+
+
+def create(name: str) -> None:
+    """Make namespace `name` with only its loopback up (a no-op if it already exists)."""
+    require_tools()
+    if not exists(name):
+        _run(["ip", "netns", "add", name])
+    _run(["ip", "-n", name, "link", "set", "lo", "up"])
+    interfaces = subprocess.run(["ip", "-n", name, "-o", "link", "show"], capture_output=True, text=True).stdout
+    others = [line.split(":")[1].strip() for line in interfaces.splitlines() if line.split(":")[1].strip() != "lo"]
+    if others:
+        raise NetworkNamespaceError(f"network namespace {name} has interfaces other than lo: {', '.join(others)}")
+
+
+def delete(name: str) -> None:
+    """Remove namespace `name` if it exists."""
+    if exists(name):
+        _run(["ip", "netns", "delete", name])
+
+
+def command_inside(name: str, command: list[str]) -> list[str]:
+    """`command` prefixed so that it runs inside namespace `name` (network only)."""
+    return ["nsenter", f"--net=/run/netns/{name}", "--", *command]
+
+
+def is_inside(name: str) -> bool:
+    """True when this process already runs in namespace `name`."""
+    try:
+        return os.stat("/proc/self/ns/net").st_ino == os.stat(Path("/run/netns") / name).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def add_loopback_address(address: str) -> None:
+    """Give this namespace's `lo` one more address (a pod's or a load balancer's); idempotent."""
+    completed = subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"], capture_output=True, text=True)
+    if completed.returncode != 0 and not any(text in completed.stderr for text in ("File exists", "already assigned")):
+        raise NetworkNamespaceError(f"could not add {address} to lo: {completed.stderr.strip()}")
+
+
+def remove_loopback_address(address: str) -> None:
+    subprocess.run(["ip", "addr", "del", f"{address}/32", "dev", "lo"], capture_output=True, text=True)

@@ -1,0 +1,195 @@
+"""One Envoy proxy pod of Envoy Gateway, run as a real Envoy configured by the controller's xDS.
+
+The controller creates the proxy Deployment; kwok makes its pods Running with an address.
+What a kubelet would then do, this does for the `envoy` container: mount its volumes
+(ConfigMaps and Secrets written to a folder of the pod), resolve `$(VAR)` references in its
+arguments from the container's environment, and run the command. Three things differ from a
+real node and are rewritten in the bootstrap the controller rendered, nothing else:
+
+- the xDS cluster's address (`envoy-gateway.envoy-gateway-system.svc.cluster.local.`) is
+  127.0.0.1, where the out-of-cluster controller serves xDS (there is no cluster DNS);
+- addresses that mean "this pod" (127.0.0.1 of the admin endpoint) become the pod's address,
+  since every pod shares one network namespace here;
+- static listeners on ports the controller holds in that namespace move up by 100.
+
+Listeners the controller sends over xDS bind 0.0.0.0; `pod_bind.c` (LD_PRELOAD) turns that
+into the pod's address. Mount paths in the bootstrap and in the mounted files (the SDS files
+name `/certs/...`) point at the pod's folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from gatestack.cluster.envoy_gateway_controller import CONTROLLER_PORTS, XDS_PORT
+from gatestack.cluster.processes import ManagedProcess
+from gatestack.echo_server import container_environment
+
+PROXY_LABELS = {"app.kubernetes.io/managed-by": "envoy-gateway", "app.kubernetes.io/component": "proxy"}
+ENVOY_CONTAINER = "envoy"
+XDS_CLUSTER = "xds_cluster"
+MOVED_PORT_OFFSET = 100
+VARIABLE_REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+
+
+def is_proxy_pod(pod: dict) -> bool:
+    labels = pod.get("metadata", {}).get("labels") or {}
+    return all(labels.get(key) == value for key, value in PROXY_LABELS.items())
+
+
+def pod_fields(pod: dict) -> dict[str, str]:
+    """Downward-API field values of a pod, as `fieldRef.fieldPath` names them."""
+    metadata, spec, status = pod.get("metadata", {}), pod.get("spec", {}), pod.get("status", {})
+    fields = {
+        "metadata.uid": metadata.get("uid", ""),
+        "spec.nodeName": spec.get("nodeName", ""),
+        "spec.serviceAccountName": spec.get("serviceAccountName", ""),
+        "status.podIP": status.get("podIP", ""),
+        "status.hostIP": status.get("hostIP", ""),
+    }
+    for key, value in (metadata.get("labels") or {}).items():
+        fields[f"metadata.labels['{key}']"] = value
+    for key, value in (metadata.get("annotations") or {}).items():
+        fields[f"metadata.annotations['{key}']"] = value
+    return fields
+
+
+def expand_references(text: str, environment: dict[str, str]) -> str:
+    """`$(NAME)` -> its value, as the kubelet expands container arguments; unknown names stay."""
+    return VARIABLE_REFERENCE.sub(lambda match: environment.get(match.group(1), match.group(0)), text)
+
+
+def materialize_volumes(
+    pod: dict, container: dict, directory: Path, read_object: Callable[[str, str, str], dict]
+) -> dict[str, Path]:
+    """Write the container's ConfigMap and Secret volumes into `directory`; return mountPath -> folder.
+
+    `read_object(kind, namespace, name)` fetches a ConfigMap or Secret.
+    """
+    namespace = pod["metadata"]["namespace"]
+    volumes = {volume["name"]: volume for volume in pod.get("spec", {}).get("volumes") or []}
+    mounts: dict[str, Path] = {}
+    for mount in container.get("volumeMounts") or []:
+        volume = volumes.get(mount["name"], {})
+        folder = directory / "volumes" / mount["name"]
+        folder.mkdir(parents=True, exist_ok=True)
+        files: dict[str, bytes] = {}
+        if "configMap" in volume:
+            data = read_object("ConfigMap", namespace, volume["configMap"]["name"])
+            files = {key: value.encode() for key, value in (data.get("data") or {}).items()}
+            items = volume["configMap"].get("items")
+        elif "secret" in volume:
+            data = read_object("Secret", namespace, volume["secret"]["secretName"])
+            files = {key: base64.b64decode(value) for key, value in (data.get("data") or {}).items()}
+            items = volume["secret"].get("items")
+        else:
+            items = None  # emptyDir and the like: an empty folder
+        if items:
+            files = {item["path"]: files[item["key"]] for item in items if item["key"] in files}
+        for relative, content in files.items():
+            target = folder / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+            target.chmod(0o600)
+        mounts[mount["mountPath"].rstrip("/")] = folder
+    return mounts
+
+
+def rewrite_mount_paths(text: str, mounts: dict[str, Path]) -> str:
+    """Every `<mountPath>/...` in `text` -> the pod folder that holds that volume."""
+    for mount_path in sorted(mounts, key=len, reverse=True):
+        text = re.sub(rf"(?<![\w/.-]){re.escape(mount_path)}/", f"{mounts[mount_path]}/", text)
+    return text
+
+
+def _socket_addresses(node: Any) -> list[dict]:
+    found: list[dict] = []
+    if isinstance(node, dict):
+        if "socket_address" in node and isinstance(node["socket_address"], dict):
+            found.append(node["socket_address"])
+        for value in node.values():
+            found.extend(_socket_addresses(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(_socket_addresses(value))
+    return found
+
+
+def rewrite_bootstrap(bootstrap: dict, pod_ip: str) -> dict:
+    """The controller's bootstrap, rewritten for a pod that shares the cluster's namespace (see module doc)."""
+    static = bootstrap.get("static_resources", {})
+    for cluster in static.get("clusters") or []:
+        if cluster.get("name") == XDS_CLUSTER:
+            for address in _socket_addresses(cluster):
+                address["address"] = "127.0.0.1"
+                address["port_value"] = address.get("port_value", XDS_PORT)
+            cluster["type"] = "STATIC"
+            cluster.pop("dns_lookup_family", None)
+            continue
+        for address in _socket_addresses(cluster):
+            if address.get("address") == "127.0.0.1":
+                address["address"] = pod_ip
+    admin_address = bootstrap.get("admin", {}).get("address", {}).get("socket_address")
+    if admin_address and admin_address.get("address") in ("127.0.0.1", "0.0.0.0", "::1"):
+        admin_address["address"] = pod_ip
+    for listener in static.get("listeners") or []:
+        for address in _socket_addresses(listener.get("address", {})):
+            if address.get("port_value") in CONTROLLER_PORTS:
+                address["port_value"] += MOVED_PORT_OFFSET
+    return bootstrap
+
+
+def admin_port(bootstrap: dict) -> int:
+    return int(bootstrap["admin"]["address"]["socket_address"]["port_value"])
+
+
+@dataclass
+class ProxyPodPlan:
+    """What to run for a proxy pod: the Envoy command line, its environment, its admin port."""
+
+    command: list[str]
+    environment: dict[str, str]
+    admin_port: int
+
+
+def plan_proxy_pod(
+    pod: dict,
+    envoy_binary: Path,
+    pod_bind_library: Path,
+    directory: Path,
+    read_object: Callable[[str, str, str], dict],
+    base_environment: dict[str, str],
+) -> ProxyPodPlan:
+    containers = {container["name"]: container for container in pod["spec"]["containers"]}
+    container = containers[ENVOY_CONTAINER]
+    pod_ip = pod["status"]["podIP"]
+    metadata = pod["metadata"]
+    environment = container_environment(container, metadata["namespace"], metadata["name"], pod_fields(pod))
+    mounts = materialize_volumes(pod, container, directory, read_object)
+    for folder in set(mounts.values()):
+        for path in folder.rglob("*"):
+            if path.is_file() and path.suffix in (".json", ".yaml", ".yml"):
+                path.write_text(rewrite_mount_paths(path.read_text(), mounts))
+    arguments = [expand_references(argument, environment) for argument in container.get("args") or []]
+    bootstrap = None
+    for index, argument in enumerate(arguments[:-1]):
+        if argument == "--config-yaml":
+            bootstrap = rewrite_bootstrap(yaml.safe_load(rewrite_mount_paths(arguments[index + 1], mounts)), pod_ip)
+            arguments[index + 1] = yaml.safe_dump(bootstrap, sort_keys=False)
+    if bootstrap is None:
+        raise ValueError(f"proxy pod {metadata['namespace']}/{metadata['name']} has no --config-yaml argument")
+    (directory / "bootstrap.yaml").write_text(arguments[arguments.index("--config-yaml") + 1])
+    command = [str(envoy_binary), *arguments, "--use-dynamic-base-id"]
+    process_environment = {**base_environment, **environment, "POD_IP": pod_ip, "LD_PRELOAD": str(pod_bind_library)}
+    return ProxyPodPlan(command=command, environment=process_environment, admin_port=admin_port(bootstrap))
+
+
+def proxy_process(pod: dict, plan: ProxyPodPlan, log_path: Path) -> ManagedProcess:
+    name = f"envoy {pod['metadata']['namespace']}/{pod['metadata']['name']}"
+    return ManagedProcess(name, plan.command, log_path, environment=plan.environment)

@@ -1,0 +1,96 @@
+"""Deploy a stack into the local cluster with the real engine, and prove it.
+
+`make up` (`python -m gatestack up --stack NAME`) runs, each step timed:
+1. the local cluster (started if it is not running);
+2. the stack's certificates as existing Secrets (made once per cluster, kept after);
+3. `pulumi preview` then `pulumi up` of the project's program in the local-cluster workspace;
+4. the stack outputs (`GATEWAY_HOST`, ...);
+5. `gatestack verify` against `GATEWAY_HOST`, i.e. through Envoys configured by Envoy
+   Gateway's own xDS, run inside the cluster's namespace like every client of the cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+from gatestack.cluster.layout import ClusterLayout
+from gatestack.cluster.lifecycle import inside_command, inside_environment
+from gatestack.engine.pulumi_cli import PulumiCli, link_binaries
+from gatestack.engine.workspace import EngineLayout, prepare_workspace
+from gatestack.existing_secrets import existing_certificate_secrets
+
+REPOSITORY_ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def engine_layout(cluster: ClusterLayout) -> EngineLayout:
+    """The engine's state lives and dies with the cluster it describes."""
+    return EngineLayout(cluster.state_directory / "pulumi")
+
+
+@dataclass
+class StepTimer:
+    """Prints `==> step` and `done in N s`, and keeps the figures for a summary."""
+
+    echo: Callable[[str], None]
+    timings: list[tuple[str, float]] = field(default_factory=list)
+
+    @contextmanager
+    def step(self, title: str) -> Iterator[None]:
+        self.echo(f"==> {title}")
+        started = time.monotonic()
+        yield
+        elapsed = time.monotonic() - started
+        self.timings.append((title, elapsed))
+        self.echo(f"    done in {elapsed:.1f}s")
+
+
+def kubectl_inside(cluster: ClusterLayout, kubectl: Path, arguments: list[str], stdin: Optional[str] = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        inside_command(cluster, [str(kubectl), *arguments]),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=inside_environment(cluster),
+    )
+
+
+def ensure_certificate_secrets(cluster: ClusterLayout, kubectl: Path, config) -> list[str]:
+    """Create each certificate's Secret (and its namespace) unless it exists; return their names."""
+    created = []
+    for secret in existing_certificate_secrets(config):
+        namespace = secret["metadata"]["namespace"]
+        kubectl_inside(cluster, kubectl, ["create", "namespace", namespace])  # exists already: fine
+        result = kubectl_inside(cluster, kubectl, ["create", "-f", "-"], stdin=json.dumps(secret))
+        if result.returncode != 0 and "AlreadyExists" not in result.stderr:
+            raise RuntimeError(f"could not create Secret {namespace}/{secret['metadata']['name']}: {result.stderr.strip()}")
+        created.append(f"{namespace}/{secret['metadata']['name']}")
+    return created
+
+
+def delete_certificate_secrets(cluster: ClusterLayout, kubectl: Path, config) -> None:
+    for certificate in config.certificates:
+        namespace = config.certificate_namespace(certificate)
+        kubectl_inside(cluster, kubectl, ["delete", "secret", "-n", namespace, certificate.secret_name, "--ignore-not-found"])
+
+
+def pulumi_for(cluster: ClusterLayout, stack: str, engine_binaries: dict[str, Path], stack_file_text: Optional[str] = None) -> PulumiCli:
+    """A PulumiCli for `stack` in the cluster's workspace (workspace and links refreshed)."""
+    layout = engine_layout(cluster)
+    link_binaries(layout, engine_binaries)
+    workspace = prepare_workspace(layout, stack, REPOSITORY_ROOT / ".venv", stack_file_text)
+    return PulumiCli(layout, workspace, cluster.kubeconfig, wrap=lambda command: inside_command(cluster, command))
+
+
+def run_verify(cluster: ClusterLayout, stack: str, host: str, ca_file: Optional[Path], sample_size: int) -> int:
+    """`gatestack verify` inside the cluster's namespace; its table goes to stdout."""
+    command = [sys.executable, "-m", "gatestack", "verify", "--stack", stack, "--host", host, "--sample-size", str(sample_size)]
+    if ca_file is not None:
+        command += ["--ca-file", str(ca_file)]
+    return subprocess.run(inside_command(cluster, command), cwd=REPOSITORY_ROOT).returncode

@@ -1,0 +1,119 @@
+"""The Pulumi workspace a local-cluster deploy runs in: the project's own program, unchanged,
+with each stack's config as in `stacks/`, plus the two settings the local cluster needs.
+
+The local cluster plays ACK's managed add-on (Envoy Gateway already runs), and the pulumi-tls
+provider cannot be built here, so a deploy into it runs each stack with
+`controller.install: false` and every certificate `source: existingSecret` (the Secrets are
+made beforehand with the material TlsCert would produce). Those two settings must not be
+written into the stack files people edit, and `pulumi stack init` writes the stack's
+encryption salt into its config file; so the workspace is a folder of its own under the
+cluster's state: a `Pulumi.yaml` whose `main` is the repository (the program that runs is
+`__main__.py` itself) and `stacks/Pulumi.<stack>.yaml` derived from the real one.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gateway_config.loader import PROJECT_NAME, STACKS_DIRECTORY
+from gatestack.existing_secrets import with_certificates_from_existing_secrets
+
+REPOSITORY_ROOT = Path(__file__).resolve().parent.parent.parent
+CONTROLLER_KEY = f"{PROJECT_NAME}:controller"
+ENCRYPTION_SALT_KEY = "encryptionsalt"
+
+
+@dataclass(frozen=True)
+class EngineLayout:
+    """Folders of the engine's state, all under `root` (inside the cluster's state directory)."""
+
+    root: Path
+
+    @property
+    def home(self) -> Path:
+        return self.root / "home"
+
+    @property
+    def backend(self) -> Path:
+        return self.root / "backend"
+
+    @property
+    def workspace(self) -> Path:
+        return self.root / "workspace"
+
+    @property
+    def bin(self) -> Path:
+        return self.root / "bin"
+
+    @property
+    def passphrase_file(self) -> Path:
+        return self.root / "passphrase"
+
+    def passphrase(self) -> str:
+        """The secrets passphrase of this cluster's stacks: random, made once, owner-only."""
+        if not self.passphrase_file.exists():
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.passphrase_file.write_text(secrets.token_urlsafe(32))
+            self.passphrase_file.chmod(0o600)
+        return self.passphrase_file.read_text()
+
+
+def with_managed_controller(config: dict[str, Any]) -> dict[str, Any]:
+    """`config` (a stack file's `config:` mapping) with `controller.install: false`.
+
+    A controller section that is not a mapping is left as it is, for the program's own
+    validation to report."""
+    controller = config.get(CONTROLLER_KEY, {})
+    if not isinstance(controller, dict):
+        return config
+    return {**config, CONTROLLER_KEY: {**controller, "install": False}}
+
+
+def local_cluster_stack_file(stack_file_text: str, previous_text: str | None) -> str:
+    """The workspace's copy of a stack file: the local cluster's settings applied, the
+    encryption salt `pulumi stack init` wrote earlier kept. Text that is not a YAML mapping
+    with a `config:` mapping is copied unchanged, so Pulumi and the program report it."""
+    try:
+        document = yaml.safe_load(stack_file_text)
+    except yaml.YAMLError:
+        return stack_file_text
+    if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
+        return stack_file_text
+    document = dict(document)
+    document["config"] = with_managed_controller(with_certificates_from_existing_secrets(document.get("config") or {}))
+    if previous_text:
+        try:
+            previous = yaml.safe_load(previous_text) or {}
+        except yaml.YAMLError:
+            previous = {}
+        if isinstance(previous, dict) and ENCRYPTION_SALT_KEY in previous:
+            document[ENCRYPTION_SALT_KEY] = previous[ENCRYPTION_SALT_KEY]
+    header = "# Derived by gatestack for the local cluster from the stack file of the same name; do not edit.\n"
+    return header + yaml.safe_dump(document, sort_keys=False)
+
+
+def prepare_workspace(
+    layout: EngineLayout, stack: str, python_virtualenv: Path, stack_file_text: str | None = None
+) -> Path:
+    """Write the workspace's Pulumi.yaml and the stack's derived config; return the folder.
+
+    `stack_file_text` replaces `stacks/Pulumi.<stack>.yaml` (tests deploy variants of a stack)."""
+    workspace = layout.workspace
+    (workspace / STACKS_DIRECTORY).mkdir(parents=True, exist_ok=True)
+    project = yaml.safe_load((REPOSITORY_ROOT / "Pulumi.yaml").read_text())
+    project["main"] = os.path.relpath(REPOSITORY_ROOT, workspace)
+    project["runtime"] = {"name": "python", "options": {"virtualenv": str(python_virtualenv)}}
+    project["stackConfigDir"] = STACKS_DIRECTORY
+    (workspace / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+    source = REPOSITORY_ROOT / STACKS_DIRECTORY / f"Pulumi.{stack}.yaml"
+    target = workspace / STACKS_DIRECTORY / f"Pulumi.{stack}.yaml"
+    previous = target.read_text() if target.exists() else None
+    text = stack_file_text if stack_file_text is not None else source.read_text()
+    target.write_text(local_cluster_stack_file(text, previous))
+    return workspace
