@@ -1,0 +1,143 @@
+"""Sending probes: one HTTP(S) request or TLS handshake to a listener, standard library only."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import ssl
+from dataclasses import dataclass
+from typing import Any, Iterable, Optional
+
+DEFAULT_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a Gateway listener is reachable: connect to host:port (the Host header and SNI
+    are the request's hostname, never this address)."""
+
+    host: str
+    port: int
+
+
+
+# --- requests ---------------------------------------------------------------------------
+
+
+class RequestFailed(Exception):
+    """A request that got no HTTP response (connection refused, TLS failure, timeout...)."""
+
+
+@dataclass
+class Response:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header_values(self, name: str) -> list[str]:
+        return [value for key, value in self.headers if key.lower() == name.lower()]
+
+    def echo(self) -> Optional[dict[str, Any]]:
+        try:
+            document = json.loads(self.body)
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return document if isinstance(document, dict) else None
+
+
+class _SNIHTTPSConnection(http.client.HTTPSConnection):
+    """Connect to an address, but use `server_hostname` for SNI and certificate checks."""
+
+    def __init__(self, host: str, port: int, *, server_hostname: str, context: ssl.SSLContext, timeout: float):
+        super().__init__(host, port, timeout=timeout, context=context)
+        self.server_hostname = server_hostname
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=self.server_hostname)
+
+
+def _describe_error(error: BaseException) -> str:
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"TLS certificate verification failed: {error.verify_message or error}"
+    if isinstance(error, (socket.timeout, TimeoutError)):
+        return "timed out"
+    text = str(error) or type(error).__name__
+    return f"{type(error).__name__}: {text}"
+
+
+def verified_context(ca_pem: str) -> ssl.SSLContext:
+    """Trust only `ca_pem`, check the hostname."""
+    context = ssl.create_default_context(cadata=ca_pem)
+    context.check_hostname = True
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def unverified_context() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def send_request(
+    target: Target,
+    method: str,
+    host: str,
+    path: str,
+    headers: Iterable[tuple[str, str]] = (),
+    *,
+    tls: Optional[ssl.SSLContext] = None,
+    sni: Optional[str] = None,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> Response:
+    """One request on a fresh connection to target, with an explicit Host header (and SNI =
+    `sni or host` over TLS). Raises RequestFailed when no HTTP response comes back."""
+    if tls is not None:
+        connection: http.client.HTTPConnection = _SNIHTTPSConnection(
+            target.host, target.port, server_hostname=sni or host, context=tls, timeout=timeout
+        )
+    else:
+        connection = http.client.HTTPConnection(target.host, target.port, timeout=timeout)
+    try:
+        connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        connection.putheader("Host", host)
+        for name, value in headers:
+            connection.putheader(name, value)
+        if method in ("POST", "PUT", "PATCH"):
+            connection.putheader("Content-Length", "0")
+        connection.endheaders()
+        response = connection.getresponse()
+        body = response.read()
+        return Response(response.status, list(response.getheaders()), body)
+    except (OSError, http.client.HTTPException, ValueError) as error:
+        raise RequestFailed(f"{target.host}:{target.port}: {_describe_error(error)}") from None
+    finally:
+        connection.close()
+
+
+def tls_handshake(target: Target, server_hostname: str, context: ssl.SSLContext, timeout: float) -> dict[str, Any]:
+    """Handshake only; returns the verified peer certificate (as ssl.getpeercert()) and the
+    TLS version. Raises RequestFailed on failure."""
+    try:
+        with socket.create_connection((target.host, target.port), timeout=timeout) as raw:
+            with context.wrap_socket(raw, server_hostname=server_hostname) as wrapped:
+                return {"cert": wrapped.getpeercert() or {}, "version": wrapped.version()}
+    except (OSError, ValueError) as error:
+        raise RequestFailed(f"{target.host}:{target.port}: {_describe_error(error)}") from None
+
+
+_NAME_ABBREVIATIONS = {
+    "commonName": "CN",
+    "organizationName": "O",
+    "organizationalUnitName": "OU",
+    "countryName": "C",
+    "stateOrProvinceName": "ST",
+    "localityName": "L",
+}
+
+
+def distinguished_name(rdns: Any) -> str:
+    return ", ".join(f"{_NAME_ABBREVIATIONS.get(key, key)}={value}" for rdn in rdns for key, value in rdn)
