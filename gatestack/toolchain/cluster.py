@@ -23,7 +23,7 @@ import re
 from importlib import metadata
 from pathlib import Path
 
-from gatestack.toolchain.data_plane import DEFAULT_ENVOY_GATEWAY_VERSION
+from gatestack.toolchain.data_plane import DEFAULT_ENVOY_GATEWAY_VERSION, ENVOY_GATEWAY_VERSION_SYMBOL
 from gatestack.toolchain.go_build import (
     GoTool,
     ToolchainError,
@@ -206,9 +206,10 @@ def kwok_stage_files(version: str = KWOK_VERSION) -> list[Path]:
 def ensure_envoy_gateway(version: str = DEFAULT_ENVOY_GATEWAY_VERSION) -> Path:
     """Path of Envoy Gateway's controller (``envoy-gateway``) at ``version`` (default v1.9.0), built if absent.
 
-    It shares most of its packages with egctl, so whichever is built second is quick.
+    It shares most of its packages with egctl, so whichever is built second is quick. The version
+    is stamped as upstream's release builds do (a plain go install reports an empty one).
     """
-    return ensure_go_tool(GoTool("envoy-gateway", ENVOY_GATEWAY_CONTROLLER_PACKAGE, version))
+    return ensure_go_tool(GoTool("envoy-gateway", ENVOY_GATEWAY_CONTROLLER_PACKAGE, version, ENVOY_GATEWAY_VERSION_SYMBOL))
 
 
 def ensure_kubectl() -> Path:

@@ -22,6 +22,8 @@ ACTIONLINT_VERSION = "v1.7.12"
 
 ENVOY_GATEWAY_MODULE = "github.com/envoyproxy/gateway"
 EGCTL_PACKAGE = "github.com/envoyproxy/gateway/cmd/egctl"
+# Where egctl and the envoy-gateway controller read their own version (`egctl version`, the admin console).
+ENVOY_GATEWAY_VERSION_SYMBOL = "github.com/envoyproxy/gateway/internal/cmd/version.envoyGatewayVersion"
 KUBECTL_VALIDATE_PACKAGE = "sigs.k8s.io/kubectl-validate"
 ACTIONLINT_PACKAGE = "github.com/rhysd/actionlint/cmd/actionlint"
 
@@ -31,7 +33,7 @@ CRD_DIRECTORY_IN_MODULE = Path("charts/gateway-helm/charts/crds/crds")
 
 def ensure_egctl(version: str = DEFAULT_ENVOY_GATEWAY_VERSION) -> Path:
     """Path of egctl at ``version`` (default v1.9.0, the stack's chart version), built if absent."""
-    return ensure_go_tool(GoTool("egctl", EGCTL_PACKAGE, version))
+    return ensure_go_tool(GoTool("egctl", EGCTL_PACKAGE, version, ENVOY_GATEWAY_VERSION_SYMBOL))
 
 
 def ensure_kubectl_validate(version: str = KUBECTL_VALIDATE_VERSION) -> Path:

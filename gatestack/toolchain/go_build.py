@@ -169,10 +169,11 @@ def run_go(arguments: list[str], *, name: str, version: str, directory: Path, lo
         )
 
 
-def go_install(package: str, version: str, *, name: str, staging: Path, log_path: Path) -> None:
+def go_install(package: str, version: str, *, name: str, staging: Path, log_path: Path,
+               ldflags: str = STRIP_LINKER_FLAGS) -> None:
     """``go install <package>@<version>`` into ``staging`` (for modules without replace directives)."""
     run_go(
-        ["install", "-v", "-trimpath", "-ldflags", STRIP_LINKER_FLAGS, f"{package}@{version}"],
+        ["install", "-v", "-trimpath", "-ldflags", ldflags, f"{package}@{version}"],
         name=name,
         version=version,
         directory=Path(tempfile.gettempdir()),  # outside any go.mod, so the pinned version is what builds
@@ -239,11 +240,16 @@ def ensure_built(name: str, version: str, build_steps: BuildSteps, *, how: str) 
 
 @dataclass(frozen=True)
 class GoTool:
-    """A command built with ``go install <package>@<version>`` (its module has no replace directives)."""
+    """A command built with ``go install <package>@<version>`` (its module has no replace directives).
+
+    ``version_symbol``, when set, is the package variable (``path.name``) the command reports its
+    version from; upstream's release builds set it with ``-X``, a plain go install leaves it empty.
+    """
 
     name: str
     package: str
     version: str
+    version_symbol: str | None = None
 
     @property
     def install_directory(self) -> Path:
@@ -256,9 +262,11 @@ class GoTool:
 
 def ensure_go_tool(tool: GoTool) -> Path:
     """Return the path of ``tool``'s binary, building it first if this version is not installed."""
+    stamps = [(tool.version_symbol, tool.version)] if tool.version_symbol else []
 
     def build_steps(staging: Path, log_path: Path) -> None:
-        go_install(tool.package, tool.version, name=tool.name, staging=staging, log_path=log_path)
+        go_install(tool.package, tool.version, name=tool.name, staging=staging, log_path=log_path,
+                   ldflags=linker_flags(*stamps))
 
     return ensure_built(tool.name, tool.version, build_steps, how="go install")
 

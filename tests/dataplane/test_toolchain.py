@@ -28,6 +28,12 @@ def test_egctl_is_installed_under_a_version_stamped_path_in_the_repository():
     assert "--from" in completed.stdout
 
 
+def test_egctl_reports_the_envoy_gateway_version_it_was_built_from():
+    # A plain `go install` leaves the version empty; the toolchain stamps it as release builds do.
+    completed = subprocess.run([str(ensure_egctl("v1.9.0")), "version", "--remote=false"], capture_output=True, text=True)
+    assert completed.stdout.strip() == "v1.9.0"
+
+
 def test_a_second_run_reuses_the_installed_tool_without_building(monkeypatch):
     ensure_egctl("v1.9.0")
     # GIVEN go is unusable, so any build attempt would fail

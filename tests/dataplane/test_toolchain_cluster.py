@@ -138,7 +138,7 @@ def test_a_failing_wrapper_build_is_reported_in_one_sentence_with_the_log(monkey
         ("kube-controller-manager", ["--version"], "Kubernetes v1.36.3"),
         ("kube-scheduler", ["--version"], "Kubernetes v1.36.3"),
         ("kwok", ["--version"], "v0.8.0"),
-        ("envoy-gateway", ["version"], "v1.9.0"),
+        ("envoy-gateway", ["version"], "ENVOY_GATEWAY_VERSION: v1.9.0"),
     ],
 )
 def test_each_installed_cluster_binary_reports_its_pinned_version(name, version_arguments, expected):
