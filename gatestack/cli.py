@@ -204,7 +204,7 @@ def tools(
 
 from gatestack.cli_cluster import register as _register_cluster_commands  # noqa: E402 - needs the helpers above
 
-_register_cluster_commands(app, load_stack=_stack, step=_step, curl_lines=_curl_lines)
+_register_cluster_commands(app, load_stack=_stack, step=_step)
 
 
 def main() -> None:

@@ -91,7 +91,22 @@ def cluster_exec(context: typer.Context, state_directory: Optional[Path] = State
     raise typer.Exit(subprocess.run(inside_command(layout, command), env=environment).returncode)
 
 
-def register(app: typer.Typer, load_stack: Callable, step: Callable, curl_lines: Callable) -> None:
+def seed_curl_lines(config, host: str, ca_file: Optional[Path]) -> list[str]:
+    """The seed guide's `curl` commands for the stack's first route hostname and listeners."""
+    hostnames = [name for route in config.routes for name in route.hostnames if "*" not in name]
+    hostname = hostnames[0] if hostnames else "www.example.com"
+    lines = []
+    for listener in config.gateway.listeners:
+        if listener.protocol == "HTTP":
+            port = "" if listener.port == 80 else f":{listener.port}"
+            lines.append(f'curl -H "Host: {hostname}" http://{host}{port}/get')
+        elif ca_file is not None:
+            port = "" if listener.port == 443 else f":{listener.port}"
+            lines.append(f"curl --resolve {hostname}:{listener.port}:{host} --cacert {ca_file} https://{hostname}{port}/get")
+    return lines
+
+
+def register(app: typer.Typer, load_stack: Callable, step: Callable) -> None:
     """Add `cluster` and the real-engine commands to the main app."""
     app.add_typer(cluster_app, name="cluster")
 
@@ -114,7 +129,6 @@ def register(app: typer.Typer, load_stack: Callable, step: Callable, curl_lines:
         from gatestack.cluster.binaries import kubectl_binary
         from gatestack.engine.deploy import ensure_certificate_secrets, run_verify
         from gatestack.engine.pulumi_cli import PulumiCommandFailed
-        from gatestack.verify import Target  # noqa: F401 - fail early if verify cannot import
 
         with step("local cluster (Kubernetes v1.36, kwok node, Envoy Gateway controller)"):
             layout, source, pulumi = deploy_context(stack, state_directory)
@@ -134,18 +148,20 @@ def register(app: typer.Typer, load_stack: Callable, step: Callable, curl_lines:
         except PulumiCommandFailed as error:
             _echo(f"error: {error}")
             raise typer.Exit(1)
-        typer.echo(json.dumps(outputs, indent=1))
         ca_file = None
         if outputs.get("CA_CERT_PEM"):
             ca_file = pulumi.layout.root / f"{stack}-ca.crt"
             ca_file.write_text(outputs["CA_CERT_PEM"])
-        with step(f"verify {stack} against GATEWAY_HOST {outputs.get('GATEWAY_HOST')}"):
-            code = run_verify(layout, stack, outputs["GATEWAY_HOST"], ca_file, sample_size)
-        listeners = {listener.name: (outputs["GATEWAY_HOST"], listener.port) for listener in source.config.gateway.listeners}
-        ca_files = {certificate.secret_name: ca_file for certificate in source.config.certificates if ca_file}
-        typer.echo(f"\nstack {stack} is up in the local cluster; inside its network namespace:")
-        for line in curl_lines(source, listeners, ca_files):
-            typer.echo(f"  python -m gatestack cluster exec -- {line}")
+        for name, value in outputs.items():
+            shown = f"written to {ca_file}" if name == "CA_CERT_PEM" else value
+            if name != "CA_CERTS":
+                typer.echo(f"{name}: {shown}")
+        host = outputs["GATEWAY_HOST"]
+        with step(f"verify {stack} against GATEWAY_HOST {host}"):
+            code = run_verify(layout, stack, host, ca_file, sample_size)
+        typer.echo(f"\nstack {stack} is up in the local cluster. The seed's commands, inside its network namespace:")
+        for line in seed_curl_lines(source.config, host, ca_file):
+            typer.echo(f"  .venv/bin/python -m gatestack cluster exec -- {line}")
         typer.echo("`make down` stops the cluster.")
         if code != 0:
             raise typer.Exit(1)

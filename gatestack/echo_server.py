@@ -94,6 +94,8 @@ def container_environment(
                 environment[variable["name"]] = downward_api[field_path]
             elif field_path and field_path.startswith(("metadata.labels[", "metadata.annotations[")):
                 environment[variable["name"]] = ""  # the kubelet's value for a label or annotation the pod lacks
+            elif field_path and field_path.startswith(("metadata.labels[", "metadata.annotations[")):
+                environment[variable["name"]] = ""  # the kubelet's value for a label or annotation the pod lacks
     return environment
 
 

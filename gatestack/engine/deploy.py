@@ -84,8 +84,9 @@ def pulumi_for(cluster: ClusterLayout, stack: str, engine_binaries: dict[str, Pa
     """A PulumiCli for `stack` in the cluster's workspace (workspace and links refreshed)."""
     layout = engine_layout(cluster)
     link_binaries(layout, engine_binaries)
-    workspace = prepare_workspace(layout, stack, REPOSITORY_ROOT / ".venv", stack_file_text)
-    return PulumiCli(layout, workspace, cluster.kubeconfig, wrap=lambda command: inside_command(cluster, command))
+    virtualenv = REPOSITORY_ROOT / ".venv"
+    workspace = prepare_workspace(layout, stack, virtualenv, stack_file_text)
+    return PulumiCli(layout, workspace, cluster.kubeconfig, virtualenv, wrap=lambda command: inside_command(cluster, command))
 
 
 def run_verify(cluster: ClusterLayout, stack: str, host: str, ca_file: Optional[Path], sample_size: int) -> int:

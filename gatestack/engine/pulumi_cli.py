@@ -26,7 +26,9 @@ class PulumiCommandFailed(RuntimeError):
         self.command = command
         self.code = code
         self.output = output
-        super().__init__(f"`pulumi {' '.join(command)}` exited {code}")
+        # The end of what pulumi printed: its diagnostics and summary say why.
+        tail = "\n".join(line for line in output.strip().splitlines()[-15:])
+        super().__init__(f"`pulumi {' '.join(command)}` exited {code}:\n{tail}")
 
 
 def link_binaries(layout: EngineLayout, binaries: dict[str, Path]) -> Path:
@@ -47,13 +49,18 @@ class PulumiCli:
     layout: EngineLayout
     workspace: Path
     kubeconfig: Path
+    python_virtualenv: Path
     # How to run a command where the cluster is reachable (inside its network namespace).
     wrap: Callable[[list[str]], list[str]] = lambda command: command
 
     def environment(self) -> dict[str, str]:
         return {
             **{key: value for key, value in os.environ.items() if not key.startswith("PULUMI_")},
-            "PATH": f"{self.layout.bin}{os.pathsep}{os.environ.get('PATH', '')}",
+            # The language host (sdk v3.79) predates the CLI's way of passing the `virtualenv`
+            # runtime option, so the program's Python is found on PATH, as an activated
+            # virtualenv would put it.
+            "PATH": os.pathsep.join([str(self.layout.bin), str(self.python_virtualenv / "bin"), os.environ.get("PATH", "")]),
+            "VIRTUAL_ENV": str(self.python_virtualenv),
             "PULUMI_HOME": str(self.layout.home),
             "PULUMI_BACKEND_URL": f"file://{self.layout.backend}",
             "PULUMI_CONFIG_PASSPHRASE": self.layout.passphrase(),
@@ -64,32 +71,36 @@ class PulumiCli:
         }
 
     def run(self, arguments: list[str], *, echo: bool = True, check: bool = True) -> subprocess.CompletedProcess:
-        """Run `pulumi ARGUMENTS` in the workspace; with `echo`, stream its output as it comes."""
+        """Run `pulumi ARGUMENTS` in the workspace. With `echo`, its output is streamed as it
+        comes (stdout and stderr together, in `.stdout`); without, they are kept apart, so
+        `--json` output parses."""
         self.layout.backend.mkdir(parents=True, exist_ok=True)
         self.layout.home.mkdir(parents=True, exist_ok=True)
-        command = [str(self.layout.bin / "pulumi"), *arguments, "--non-interactive"]
-        if echo:
+        command = self.wrap([str(self.layout.bin / "pulumi"), *arguments, "--non-interactive"])
+        if not echo:
+            completed = subprocess.run(
+                command, cwd=self.workspace, env=self.environment(), capture_output=True, text=True, stdin=subprocess.DEVNULL
+            )
+        else:
             print(f"$ pulumi {' '.join(arguments)}", file=sys.stderr, flush=True)
-        process = subprocess.Popen(
-            self.wrap(command),
-            cwd=self.workspace,
-            env=self.environment(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-        assert process.stdout is not None
-        lines = []
-        for line in process.stdout:
-            lines.append(line)
-            if echo:
+            process = subprocess.Popen(
+                command,
+                cwd=self.workspace,
+                env=self.environment(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                text=True,
+            )
+            assert process.stdout is not None
+            lines = []
+            for line in process.stdout:
+                lines.append(line)
                 sys.stderr.write(line)
                 sys.stderr.flush()
-        code = process.wait()
-        completed = subprocess.CompletedProcess(command, code, "".join(lines), "")
-        if check and code != 0:
-            raise PulumiCommandFailed(arguments, code, completed.stdout)
+            completed = subprocess.CompletedProcess(command, process.wait(), "".join(lines), "")
+        if check and completed.returncode != 0:
+            raise PulumiCommandFailed(arguments, completed.returncode, completed.stdout + completed.stderr)
         return completed
 
     def select_stack(self, stack: str) -> None:

@@ -168,9 +168,10 @@ def test_a_bad_stack_file_is_refused_by_preview_and_up_with_one_line_and_no_chan
     pulumi.select_stack("broken")
     for arguments in (["preview", "--stack", "broken"], ["up", "--stack", "broken", "--yes", "--skip-preview"]):
         result = pulumi.run(arguments, echo=False, check=False)
+        printed = result.stdout + result.stderr
         assert result.returncode != 0
-        assert "stacks/Pulumi.broken.yaml: routes.0.rules.0.backendRefs.0.weigth: unknown key 'weigth'; did you mean 'weight'?" in result.stdout
-        assert "Traceback" not in result.stdout
+        assert "stacks/Pulumi.broken.yaml: routes.0.rules.0.backendRefs.0.weigth: unknown key 'weigth'; did you mean 'weight'?" in printed
+        assert "Traceback" not in printed
     assert cluster_objects(cluster) == before
 
 
@@ -221,7 +222,8 @@ def test_up_fails_within_the_timeout_when_the_controller_dies_midway_and_succeed
         # THEN pulumi up fails within the Gateway's programmedTimeoutSeconds, naming it and the condition
         result = outcome["result"]
         assert result.returncode != 0
-        assert "midway-gateway" in result.stdout and "Programmed" in result.stdout, result.stdout
+        printed = result.stdout + result.stderr
+        assert "midway-gateway" in printed and "Programmed" in printed, printed
         assert outcome["seconds"] < 20 + 60
     finally:
         start_controller(cluster)
