@@ -9,6 +9,9 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 
 from components import (
+    BackendTrafficPolicy,
+    ClientCertificateAuthority,
+    ClientTrafficPolicy,
     EchoBackend,
     EnvoyGatewayController,
     EnvoyProxy,
@@ -88,6 +91,43 @@ routes = [
     for route in config.routes
 ]
 
+# Policies wait for what they attach to (and mutual TLS for the CAs it trusts).
+client_authorities = {
+    authority.name: ClientCertificateAuthority(
+        authority.name,
+        authority=authority,
+        config=config,
+        protect=protect,
+        opts=pulumi.ResourceOptions(depends_on=[*controller.ready, *workload_dependencies]),
+    )
+    for authority in config.client_certificate_authorities
+}
+routes_by_name = {route.name: component for route, component in zip(config.routes, routes)}
+
+
+def policy_targets(policy) -> list[pulumi.Resource]:
+    return [gateway, *(routes_by_name[ref.name] for ref in policy.target_refs if ref.kind == "HTTPRoute")]
+
+
+backend_traffic_policies = [
+    BackendTrafficPolicy(
+        policy.name,
+        config=config,
+        policy=policy,
+        opts=pulumi.ResourceOptions(depends_on=[*controller.ready, *policy_targets(policy)]),
+    )
+    for policy in config.backend_traffic_policies
+]
+client_traffic_policies = [
+    ClientTrafficPolicy(
+        policy.name,
+        config=config,
+        policy=policy,
+        opts=pulumi.ResourceOptions(depends_on=[*controller.ready, gateway, *client_authorities.values()]),
+    )
+    for policy in config.client_traffic_policies
+]
+
 
 def _url(scheme: str, port: int, default_port: int) -> pulumi.Output:
     suffix = "" if port == default_port else f":{port}"
@@ -108,3 +148,9 @@ if ca_by_secret:
     served = [ref.name for ref in https_listener.tls.certificate_refs] if https_listener and https_listener.tls else []
     first_served = next((name for name in served if name in ca_by_secret), next(iter(ca_by_secret)))
     pulumi.export("CA_CERT_PEM", ca_by_secret[first_served])
+client_certificates = {
+    name: authority.client_certificates for name, authority in client_authorities.items() if authority.client_certificates
+}
+if client_certificates:
+    # Each client's certificate and private key, by CA: a Pulumi secret, shown only with --show-secrets.
+    pulumi.export("CLIENT_CERTIFICATES", pulumi.Output.secret(client_certificates))

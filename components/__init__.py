@@ -1,5 +1,8 @@
 """Pulumi component resources: one per file, each the name a user sees in `pulumi preview`."""
 
+from components.backend_traffic_policy import BackendTrafficPolicy
+from components.client_certificate_authority import ClientCertificateAuthority
+from components.client_traffic_policy import ClientTrafficPolicy
 from components.echo_backend import EchoBackend
 from components.envoy_gateway_controller import EnvoyGatewayController
 from components.envoy_proxy import EnvoyProxy
@@ -9,6 +12,9 @@ from components.tls_cert import TlsCert
 from components.weighted_route import WeightedRoute
 
 __all__ = [
+    "BackendTrafficPolicy",
+    "ClientCertificateAuthority",
+    "ClientTrafficPolicy",
     "EchoBackend",
     "EnvoyGatewayController",
     "EnvoyProxy",

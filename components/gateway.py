@@ -23,11 +23,29 @@ class _LiveGateway(pulumi.CustomResource):
 
     status: pulumi.Output[Any]
 
-    def __init__(self, name: str, *, api_version: str, kind: str, object_id: pulumi.Input[str], opts: pulumi.ResourceOptions):
+    def __init__(
+        self,
+        name: str,
+        *,
+        api_version: str,
+        kind: str,
+        metadata: dict,
+        object_id: pulumi.Input[str],
+        opts: pulumi.ResourceOptions,
+    ):
+        # The provider reads the object in `metadata.namespace`, not in the namespace part of
+        # the ID: without it every Gateway is looked up in `default` (a real-engine run of two
+        # stacks whose Gateways share a name read the other stack's address).
         super().__init__(
             f"kubernetes:{api_version}:{kind}",
             name,
-            {"apiVersion": api_version, "kind": kind, "metadata": None, "spec": None, "status": None},
+            {
+                "apiVersion": api_version,
+                "kind": kind,
+                "metadata": {"name": metadata["name"], "namespace": metadata["namespace"]},
+                "spec": None,
+                "status": None,
+            },
             pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=object_id)),
         )
 
@@ -60,6 +78,7 @@ class Gateway(pulumi.ComponentResource):
             f"{name}-gateway-status",
             api_version=manifest["apiVersion"],
             kind=manifest["kind"],
+            metadata=manifest["metadata"],
             object_id=self.resource.id,
             opts=child_options(self, opts, depends_on=[self.resource]),
         )

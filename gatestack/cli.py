@@ -146,7 +146,7 @@ def local(
     from gatestack.conformance import local_gateway_for
 
     source = _stack(stack, config_file)
-    with local_gateway_for(source, step=_step) as (gateway, ca_files):
+    with local_gateway_for(source, step=_step) as (gateway, ca_files, _material):
         typer.echo(f"gateway {source.config.gateway.name} of stack {source.name} is running:")
         for curl_line in _curl_lines(source, gateway.listeners, ca_files):
             typer.echo(f"  {curl_line}")

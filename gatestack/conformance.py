@@ -18,6 +18,7 @@ from gatestack.program import ProgramFailed, run_program
 from gatestack.render import is_helm_stand_in, kubernetes_objects
 from gatestack.stack_source import StackSource
 from gatestack.tls_material import RealMaterial
+from gatestack.verify.material import ProofMaterial
 
 # Where the program's mock engine says the Gateway is: the local Envoy listens here.
 LOCAL_GATEWAY_ADDRESS = "127.0.0.1"
@@ -35,7 +36,15 @@ class ConformanceFailure(Exception):
 
 def rendered_with_real_certificates(source: StackSource) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The stack's objects with real keys and certificates (no Helm stand-ins), and each
-    certificate's CA PEM by Secret name.
+    certificate's CA PEM by Secret name (`rendered_for_proof` without the client material)."""
+    objects, ca_pems, _ = rendered_for_proof(source)
+    return objects, ca_pems
+
+
+def rendered_for_proof(source: StackSource) -> tuple[list[dict[str, Any]], dict[str, str], ProofMaterial]:
+    """The stack's objects with real keys and certificates (no Helm stand-ins), each
+    certificate's CA PEM by Secret name, and what verify may use as a legitimate client (the
+    client certificates the stack issues).
 
     A certificate with `source: existingSecret` is made here, as cert-manager would have
     made it before `pulumi up`: its Secret is among the objects and is what the program reads.
@@ -53,18 +62,19 @@ def rendered_with_real_certificates(source: StackSource) -> tuple[list[dict[str,
     except ProgramFailed as error:
         raise ConformanceFailure(str(error)) from None
     objects = [item for item in kubernetes_objects(run, hide_secrets=False) if not is_helm_stand_in(item)]
-    return existing + objects, dict(run.outputs.get("CA_CERTS") or {})
+    return existing + objects, dict(run.outputs.get("CA_CERTS") or {}), ProofMaterial.from_outputs(run.outputs)
 
 
 @contextmanager
-def local_gateway_for(source: StackSource, step: Step = _no_step) -> Iterator[tuple[Any, dict[str, Path]]]:
-    """The stack's gateway running on 127.0.0.1, and its CA certificates written to files."""
+def local_gateway_for(source: StackSource, step: Step = _no_step) -> Iterator[tuple[Any, dict[str, Path], ProofMaterial]]:
+    """The stack's gateway running on 127.0.0.1, its CA certificates written to files, and the
+    client material verify may use."""
     from gatestack.local_gateway import run_local_gateway
     from gatestack.validation import validate_objects
 
     version = source.config.controller.version
     with step("render the program with real certificates (Pulumi SDK mock engine)"):
-        objects, ca_pems = rendered_with_real_certificates(source)
+        objects, ca_pems, material = rendered_for_proof(source)
     with step(f"validate {len(objects)} objects (kubectl-validate, Envoy Gateway {version} CRDs)"):
         problems = validate_objects(objects, version)
     if problems:
@@ -77,7 +87,7 @@ def local_gateway_for(source: StackSource, step: Step = _no_step) -> Iterator[tu
         with ExitStack() as running:
             with step(f"translate with egctl {version} and start Envoy on {LOCAL_GATEWAY_ADDRESS}"):
                 gateway = running.enter_context(run_local_gateway(objects, version))
-            yield gateway, ca_files
+            yield gateway, ca_files, material
 
 
 def run_conformance(
@@ -105,11 +115,11 @@ def run_conformance(
     )
 
     try:
-        with local_gateway_for(source, step) as (gateway, ca_files):
+        with local_gateway_for(source, step) as (gateway, ca_files, material):
             ca_pems = {name: path.read_text() for name, path in ca_files.items()}
             targets = {name: Target(address, port) for name, (address, port) in gateway.listeners.items()}
             with step(f"verify {source.name} against the local gateway"):
-                results = verify(source.config, targets, ca_pems, sample_size=sample_size)
+                results = verify(source.config, targets, ca_pems, sample_size=sample_size, material=material)
     except expected_failures as error:
         echo(f"conformance of stack {source.name} FAILED: {error}")
         return False

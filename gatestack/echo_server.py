@@ -13,6 +13,16 @@ as the image does.
 Pod names are deterministic stand-ins for ``<deployment>-<pod-template-hash>-<suffix>``: the hash
 is derived from the pod template, the suffix from the namespace, name and replica index.
 
+Beyond the image, a request can tell the stand-in to misbehave, so that `verify` can prove a
+gateway's retries, timeouts and health checks on the real data plane:
+
+- ``X-Echo-Fail: <key>;<times>;<503|reset>``: the first ``<times>`` requests carrying ``<key>``,
+  counted over every echo server of the process (a retry may reach another backend), answer 503
+  or reset the connection without an answer; later ones answer normally.
+- ``X-Echo-Delay: <milliseconds>``: wait that long before answering.
+- ``X-Echo-Health-Checks: report``: the JSON gains ``healthChecks``, the health-check requests
+  (``User-Agent: Envoy/HC``) this server has seen, as ``{"<method> <host><path>": count}``.
+
 Servers bind only to loopback addresses (the network rule: nothing leaves this machine).
 Standard library only; one thread per connection.
 """
@@ -24,8 +34,10 @@ import ipaddress
 import itertools
 import json
 import re
+import socket
 import socketserver
 import threading
+import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,6 +50,41 @@ POD_SUFFIX_LENGTH = 5
 # Characters Go's textproto accepts in a header name; other names are left exactly as received.
 HEADER_TOKEN_PATTERN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 STATUS_PATH_PATTERN = re.compile(r"^/status/(\d\d\d)$")
+FAIL_HEADER = "X-Echo-Fail"
+DELAY_HEADER = "X-Echo-Delay"
+HEALTH_CHECK_REPORT_HEADER = "X-Echo-Health-Checks"
+HEALTH_CHECK_USER_AGENT = "Envoy/HC"
+MAX_DELAY_MILLISECONDS = 120_000
+
+
+class FailureBudget:
+    """How many more requests of each key must fail, shared by every echo server of the process."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.remaining: dict[str, int] = {}
+        self.started: set[str] = set()
+
+    def should_fail(self, key: str, times: int) -> bool:
+        with self.lock:
+            if key not in self.started:
+                self.started.add(key)
+                self.remaining[key] = times
+            if self.remaining[key] > 0:
+                self.remaining[key] -= 1
+                return True
+            return False
+
+
+FAILURES = FailureBudget()
+
+
+def parse_failure(value: str) -> tuple[str, int, str] | None:
+    """``key;times;503|reset`` -> (key, times, how), or None when it is not that form."""
+    parts = [part.strip() for part in value.split(";")]
+    if len(parts) != 3 or not parts[0] or not parts[1].isdigit() or parts[2] not in ("503", "reset"):
+        return None
+    return parts[0], int(parts[1]), parts[2]
 
 
 @dataclass(frozen=True)
@@ -92,8 +139,6 @@ def container_environment(
             field_path = ((variable.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
             if field_path in downward_api:
                 environment[variable["name"]] = downward_api[field_path]
-            elif field_path and field_path.startswith(("metadata.labels[", "metadata.annotations[")):
-                environment[variable["name"]] = ""  # the kubelet's value for a label or annotation the pod lacks
             elif field_path and field_path.startswith(("metadata.labels[", "metadata.annotations[")):
                 environment[variable["name"]] = ""  # the kubelet's value for a label or annotation the pod lacks
     return environment
@@ -180,7 +225,12 @@ class EchoRequestHandler(BaseHTTPRequestHandler):
 
     def handle_any_method(self) -> None:
         self.read_body()
-        self.server.count_request()
+        if self.headers.get("User-Agent", "").startswith(HEALTH_CHECK_USER_AGENT):
+            self.server.record_health_check(f"{self.command} {self.headers.get('Host', '')}{self.path}")
+        else:
+            self.server.count_request()  # requests the gateway forwarded, not its own health checks
+        if not self.obey_instructions():
+            return
         path_only = self.path.split("?", 1)[0]
         if path_only == "/health":
             self.send_plain_response(200, b"OK", [])
@@ -207,12 +257,29 @@ class EchoRequestHandler(BaseHTTPRequestHandler):
             "service": context.service,
             "pod": self.server.next_pod(),
         }
+        if self.headers.get(HEALTH_CHECK_REPORT_HEADER) == "report":
+            document["healthChecks"] = self.server.health_checks_seen()
         response_headers = [("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff")]
         for header_list in headers.get("X-Echo-Set-Header", []):
             for pair in header_list.split(","):
                 name, _, value = pair.strip().partition(":")
                 response_headers.append((name, value.strip()))
         self.send_plain_response(200, go_json(document).encode(), response_headers)
+
+    def obey_instructions(self) -> bool:
+        """Fail or wait as the request asks (module docstring); False when it was answered already."""
+        failure = parse_failure(self.headers.get(FAIL_HEADER, ""))
+        if failure is not None and FAILURES.should_fail(failure[0], failure[1]):
+            if failure[2] == "reset":
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+            else:
+                self.send_plain_response(503, b"failing as asked", [("Content-Type", "text/plain")])
+            return False
+        delay = self.headers.get(DELAY_HEADER, "")
+        if delay.isdigit():
+            time.sleep(min(int(delay), MAX_DELAY_MILLISECONDS) / 1000)
+        return True
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = handle_any_method
 
@@ -229,6 +296,7 @@ class EchoHTTPServer(ThreadingHTTPServer):
         self.context = context
         self.lock = threading.Lock()
         self.requests_served = 0
+        self.health_checks: dict[str, int] = {}
         self.pod_cycle = itertools.cycle(context.pods or ("",))
 
     def server_bind(self) -> None:
@@ -241,6 +309,19 @@ class EchoHTTPServer(ThreadingHTTPServer):
     def count_request(self) -> None:
         with self.lock:
             self.requests_served += 1
+
+    def record_health_check(self, request: str) -> None:
+        with self.lock:
+            self.health_checks[request] = self.health_checks.get(request, 0) + 1
+
+    def health_checks_seen(self) -> dict[str, int]:
+        with self.lock:
+            return dict(self.health_checks)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A client (Envoy) that gave up on a delayed answer, or a connection reset as asked:
+        # expected here, not worth a traceback on stderr.
+        pass
 
     def next_pod(self) -> str:
         # Replicas behind one Service take turns, as kube-proxy would spread connections.

@@ -145,7 +145,29 @@ def secret_material(objects: list[dict]) -> dict[str, dict[str, str]]:
             for name, value in (manifest.get("data") or {}).items():
                 values[name] = base64.b64encode(str(value).encode()).decode()
         material.setdefault(key, {}).update(values)
+    material.update(client_validation_bundles(objects, material))
     return material
+
+
+def client_validation_bundles(objects: list[dict], material: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """The CA bundle of each ClientTrafficPolicy with client validation, as Envoy Gateway serves
+    it: one SDS secret ``<namespace>/<policy>/ca.crt`` holding the ``ca.crt`` of every Secret or
+    ConfigMap the policy's ``caCertificateRefs`` name, concatenated."""
+    bundles: dict[str, dict[str, str]] = {}
+    for manifest in objects:
+        if manifest.get("kind") != "ClientTrafficPolicy":
+            continue
+        metadata = manifest.get("metadata") or {}
+        namespace = metadata.get("namespace", "default")
+        validation = (((manifest.get("spec") or {}).get("tls") or {}).get("clientValidation")) or {}
+        pems = []
+        for ref in validation.get("caCertificateRefs") or []:
+            values = material.get(f"{ref.get('namespace', namespace)}/{ref.get('name', '')}") or {}
+            if values.get("ca.crt"):
+                pems.append(base64.b64decode(values["ca.crt"]).decode().strip() + "\n")
+        if pems:
+            bundles[f"{namespace}/{metadata.get('name', '')}/ca.crt"] = {"ca.crt": base64.b64encode("".join(pems).encode()).decode()}
+    return bundles
 
 
 def static_secret(name: str, secret_kind: str, material: dict[str, dict[str, str]]) -> dict:

@@ -76,6 +76,10 @@ _KIND_ORDER = [
     "GatewayClass",
     "Gateway",
     "HTTPRoute",
+    "GRPCRoute",
+    "ClientTrafficPolicy",
+    "BackendTrafficPolicy",
+    "SecurityPolicy",
 ]
 
 

@@ -152,8 +152,13 @@ class RealMaterial:
             )
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         )
-        if "server_auth" in uses:
-            builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        extended_uses = [
+            oid
+            for use, oid in (("server_auth", ExtendedKeyUsageOID.SERVER_AUTH), ("client_auth", ExtendedKeyUsageOID.CLIENT_AUTH))
+            if use in uses
+        ]
+        if extended_uses:
+            builder = builder.add_extension(x509.ExtendedKeyUsage(extended_uses), critical=False)
         if issuer is not None:
             builder = builder.add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key()), critical=False

@@ -11,9 +11,14 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, model_validator
 
+from gateway_config.base import ConfigModel
+from gateway_config.traffic_policies import (
+    BackendTrafficPolicyConfig,
+    ClientCertificateAuthorityConfig,
+    ClientTrafficPolicyConfig,
+)
 from gateway_config.fields import (
     ChartVersion,
     DnsLabel,
@@ -38,17 +43,6 @@ SEED_ECHO_IMAGE = (
 )
 ENVOY_GATEWAY_CONTROLLER_NAME = "gateway.envoyproxy.io/gatewayclass-controller"
 DEFAULT_ENVOY_GATEWAY_VERSION = "v1.9.0"
-
-
-class ConfigModel(BaseModel):
-    """Base of every config model: camelCase keys, unknown keys refused, no type coercion."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        extra="forbid",
-        strict=True,
-        frozen=True,
-    )
 
 
 class ResourceRequirements(ConfigModel):
@@ -420,6 +414,10 @@ class StackConfig(ConfigModel):
     certificates: list[CertificateConfig] = Field(default_factory=list, max_length=64)
     backends: list[BackendConfig] = Field(default_factory=list, max_length=256)
     routes: list[RouteConfig] = Field(default_factory=list)
+    # Envoy Gateway policies (gateway_config/traffic_policies.py) and the CAs mutual TLS trusts.
+    client_certificate_authorities: list[ClientCertificateAuthorityConfig] = Field(default_factory=list, max_length=16)
+    backend_traffic_policies: list[BackendTrafficPolicyConfig] = Field(default_factory=list, max_length=64)
+    client_traffic_policies: list[ClientTrafficPolicyConfig] = Field(default_factory=list, max_length=64)
 
     def certificate_namespace(self, certificate: CertificateConfig) -> str:
         return certificate.namespace or self.namespace

@@ -47,7 +47,15 @@ def find_problems(config: StackConfig) -> list[Problem]:
         *_route_problems(config),
         *_proxy_problems(config),
         *_production_problems(config),
+        *_policy_problems(config),
     ]
+
+
+def _policy_problems(config: StackConfig) -> list[Problem]:
+    # Imported here: policy_semantics builds on this module's Problem.
+    from gateway_config.policy_semantics import policy_problems
+
+    return policy_problems(config)
 
 
 def _duplicates(values: list[str]) -> set[str]:

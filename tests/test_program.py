@@ -279,6 +279,13 @@ def test_gateway_host_is_read_from_the_live_gateway_after_it_is_programmed(stack
     assert live.read and gateway.urn in live.dependencies
 
 
+def test_the_live_gateway_is_read_in_the_stacks_namespace(stack_run) -> None:
+    # pulumi-kubernetes reads a custom resource in its `metadata.namespace`, not in the ID's:
+    # without it, a stack outside `default` would export another stack's Gateway address.
+    live = only(stack_run("staging"), "kubernetes:gateway.networking.k8s.io/v1:Gateway", "eg-gateway-status")
+    assert live.inputs["metadata"] == {"name": "eg", "namespace": "gateway-staging"}
+
+
 def test_production_protects_the_controller_and_the_ca_and_nothing_is_protected_in_dev(stack_run) -> None:
     prod = stack_run("prod")
     protected = {r.name for r in prod.resources if r.protect}

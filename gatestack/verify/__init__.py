@@ -78,6 +78,7 @@ from typing import Optional
 from gateway_config.models import StackConfig
 from gatestack.echo_server import canonical_header_name
 from gatestack.verify.checks import UNKNOWN_HOST, Verifier
+from gatestack.verify.material import ClientCertificate, ProofMaterial
 from gatestack.verify.oracle import MADE_UP_HOST, SUBPATH_PROBE, WILDCARD_STAND_IN, backend_of_pod
 from gatestack.verify.probes import (
     DEFAULT_TIMEOUT_SECONDS,
@@ -99,8 +100,8 @@ from gatestack.verify.statistics import (
 )
 
 __all__ = [
-    "CheckResult", "DEFAULT_TIMEOUT_SECONDS", "ECHO_SET_HEADER", "FALSE_FAILURE_BOUND", "MADE_UP_HOST",
-    "ORIGINAL_VALUE", "RequestFailed", "Response", "SUBPATH_PROBE", "Target", "UNKNOWN_HOST",
+    "CheckResult", "ClientCertificate", "DEFAULT_TIMEOUT_SECONDS", "ECHO_SET_HEADER", "FALSE_FAILURE_BOUND", "MADE_UP_HOST",
+    "ORIGINAL_VALUE", "ProofMaterial", "RequestFailed", "Response", "SUBPATH_PROBE", "Target", "UNKNOWN_HOST",
     "WILDCARD_STAND_IN", "backend_of_pod", "binomial_interval", "binomial_outside_probability",
     "canonical_header_name", "format_table", "send_request", "split_intervals", "tls_handshake",
     "unverified_context", "verified_context", "verify",
@@ -114,13 +115,15 @@ def verify(
     sample_size: int = 200,
     *,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    material: Optional[ProofMaterial] = None,
 ) -> list[CheckResult]:
     """Send the checks derived from `config` to the gateway and return their results.
 
     `targets` maps Gateway listener name -> where it is reachable; `ca_pems` maps a
     certificate's secretName -> the PEM of the CA that signed it (None: TLS chains are not
-    verified and that check is reported as not checked).
+    verified and that check is reported as not checked). `material` holds the client identities
+    verify may use (client certificates for mutual TLS); checks needing one it lacks are not checked.
     """
     if sample_size < 1:
         raise ValueError("sample_size must be at least 1")
-    return Verifier(config, targets, ca_pems or {}, sample_size, timeout).run()
+    return Verifier(config, targets, ca_pems or {}, sample_size, timeout, material or ProofMaterial()).run()

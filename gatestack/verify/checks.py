@@ -27,6 +27,10 @@ from gatestack.verify.probes import (
     unverified_context,
     verified_context,
 )
+from gatestack.verify.backend_policy_checks import BackendPolicyChecks, check_timeouts
+from gatestack.verify.client_policy_checks import ClientPolicyChecks
+from gatestack.verify.material import ClientCertificate, ProofMaterial, load_client_certificate
+from gatestack.verify.policy_targets import effective_listener_policy
 from gatestack.verify.results import CheckResult
 from gatestack.verify.route_checks import RouteChecks
 
@@ -42,8 +46,10 @@ class Verifier(RouteChecks):
     ca_pems: dict[str, str]
     sample_size: int
     timeout: float
+    material: ProofMaterial = field(default_factory=ProofMaterial)
     results: list[CheckResult] = field(default_factory=list)
     tls_verified: dict[tuple[str, str], ssl.SSLContext] = field(default_factory=dict)
+    unverified: dict[str, ssl.SSLContext] = field(default_factory=dict)
 
     # bookkeeping ---------------------------------------------------------------------
     def add(self, name: str, passed: bool, detail: str) -> None:
@@ -55,21 +61,50 @@ class Verifier(RouteChecks):
         if not any(result.name == name and result.skipped for result in self.results):
             self.results.append(CheckResult(name, False, detail, skipped=True))
 
+    def client_certificate_for(self, listener_name: str) -> Optional[ClientCertificate]:
+        """The client certificate a listener asks for (mutual TLS), when verify has one."""
+        policy = effective_listener_policy(self.config.client_traffic_policies, listener_name)
+        validation = policy.tls.client_validation if policy is not None and policy.tls is not None else None
+        if validation is None:
+            return None
+        found = self.material.client_certificate([ref.name for ref in validation.ca_certificate_refs])
+        return found[2] if found else None
+
     def context_for(self, listener: Listener, host: str) -> Optional[ssl.SSLContext]:
         if not listener.https:
             return None
-        return self.tls_verified.get((listener.name, host)) or unverified_context()
+        verified = self.tls_verified.get((listener.name, host))
+        if verified is not None:
+            return verified
+        if listener.name not in self.unverified:
+            context = unverified_context()
+            certificate = self.client_certificate_for(listener.name)
+            self.unverified[listener.name] = load_client_certificate(context, certificate) if certificate else context
+        return self.unverified[listener.name]
 
-    def send(self, listener: Listener, probe: Probe, extra_headers: Iterable[tuple[str, str]] = (), sni: Optional[str] = None) -> Response:
+    def send(
+        self,
+        listener: Listener,
+        probe: Probe,
+        extra_headers: Iterable[tuple[str, str]] = (),
+        sni: Optional[str] = None,
+        *,
+        source: Optional[str] = None,
+        timeout: Optional[float] = None,
+        context: Optional[ssl.SSLContext] = None,
+    ) -> Response:
+        """`probe` on `listener`, with extra headers, from a local `source` address, over TLS
+        with `context` (default: the listener's, with its client certificate if it needs one)."""
         return send_request(
             listener.target,
             probe.method,
             probe.host,
             probe.path,
             [*probe.headers, *extra_headers],
-            tls=self.context_for(listener, sni or probe.host),
+            tls=(context or self.context_for(listener, sni or probe.host)) if listener.https else None,
             sni=sni,
-            timeout=self.timeout,
+            timeout=timeout or self.timeout,
+            source=source,
         )
 
     # structure -----------------------------------------------------------------------
@@ -108,9 +143,20 @@ class Verifier(RouteChecks):
         for listener in listeners.values():
             if listener.https:
                 self.guarded(f"listener {listener.name}", self.check_certificates, listener)
+        backend_policies = BackendPolicyChecks(self, listeners)
+        # A rate limit keyed by client is checked with a fresh key, before anything else.
+        self.guarded("rate limits", backend_policies.check_keyed_rate_limits)
         for route_index, route in enumerate(self.config.routes):
             self.guarded(f"route {route.name}", self.check_route, route_index, route, listeners)
         self.guarded("negative checks", self.check_negatives, listeners)
+        self.guarded("client traffic policies", ClientPolicyChecks(self, listeners).run)
+        self.guarded("retries", backend_policies.check_retries)
+        self.guarded("circuit breakers", backend_policies.check_circuit_breakers)
+        self.guarded("health checks", backend_policies.check_health_checks)
+        self.guarded("load balancers", backend_policies.check_load_balancers)
+        self.guarded("timeouts", check_timeouts, self, listeners, backend_policies)
+        # A rate limit shared by every client last: exhausting it would fail the checks after it.
+        self.guarded("shared rate limits", backend_policies.check_deferred_rate_limits)
         return self.results
 
     def guarded(self, what: str, check: Any, *arguments: Any) -> None:
@@ -165,6 +211,9 @@ class Verifier(RouteChecks):
                 continue
             try:
                 context = verified_context(ca_pem)
+                certificate = self.client_certificate_for(listener.name)
+                if certificate is not None:
+                    load_client_certificate(context, certificate)
             except (ssl.SSLError, ValueError) as error:
                 self.add(name, False, f"the CA PEM of {secret} could not be loaded: {error}")
                 continue

@@ -49,8 +49,11 @@ class Response:
 class _SNIHTTPSConnection(http.client.HTTPSConnection):
     """Connect to an address, but use `server_hostname` for SNI and certificate checks."""
 
-    def __init__(self, host: str, port: int, *, server_hostname: str, context: ssl.SSLContext, timeout: float):
-        super().__init__(host, port, timeout=timeout, context=context)
+    def __init__(
+        self, host: str, port: int, *, server_hostname: str, context: ssl.SSLContext, timeout: float,
+        source_address: Optional[tuple[str, int]] = None,
+    ):
+        super().__init__(host, port, timeout=timeout, context=context, source_address=source_address)
         self.server_hostname = server_hostname
 
     def connect(self) -> None:
@@ -92,15 +95,19 @@ def send_request(
     tls: Optional[ssl.SSLContext] = None,
     sni: Optional[str] = None,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    source: Optional[str] = None,
 ) -> Response:
     """One request on a fresh connection to target, with an explicit Host header (and SNI =
-    `sni or host` over TLS). Raises RequestFailed when no HTTP response comes back."""
+    `sni or host` over TLS), from the local address `source` if given (another loopback address
+    is another client to the gateway). Raises RequestFailed when no HTTP response comes back."""
+    source_address = (source, 0) if source else None
     if tls is not None:
         connection: http.client.HTTPConnection = _SNIHTTPSConnection(
-            target.host, target.port, server_hostname=sni or host, context=tls, timeout=timeout
+            target.host, target.port, server_hostname=sni or host, context=tls, timeout=timeout,
+            source_address=source_address,
         )
     else:
-        connection = http.client.HTTPConnection(target.host, target.port, timeout=timeout)
+        connection = http.client.HTTPConnection(target.host, target.port, timeout=timeout, source_address=source_address)
     try:
         connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
         connection.putheader("Host", host)
@@ -119,12 +126,17 @@ def send_request(
 
 
 def tls_handshake(target: Target, server_hostname: str, context: ssl.SSLContext, timeout: float) -> dict[str, Any]:
-    """Handshake only; returns the verified peer certificate (as ssl.getpeercert()) and the
-    TLS version. Raises RequestFailed on failure."""
+    """Handshake only; returns the verified peer certificate (as ssl.getpeercert()), the TLS
+    version, cipher and ALPN protocol. Raises RequestFailed on failure."""
     try:
         with socket.create_connection((target.host, target.port), timeout=timeout) as raw:
             with context.wrap_socket(raw, server_hostname=server_hostname) as wrapped:
-                return {"cert": wrapped.getpeercert() or {}, "version": wrapped.version()}
+                return {
+                    "cert": wrapped.getpeercert() or {},
+                    "version": wrapped.version(),
+                    "cipher": (wrapped.cipher() or ("",))[0],
+                    "alpn": wrapped.selected_alpn_protocol(),
+                }
     except (OSError, ValueError) as error:
         raise RequestFailed(f"{target.host}:{target.port}: {_describe_error(error)}") from None
 

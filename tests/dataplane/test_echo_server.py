@@ -80,3 +80,56 @@ def test_a_service_selects_the_deployment_whose_pod_labels_match(seed_objects):
 def test_the_echo_server_refuses_a_non_loopback_address():
     with pytest.raises(ValueError, match="only listen on a loopback address"):
         EchoServer("0.0.0.0", 0).start()
+
+
+# --- instructions that let verify provoke retries, timeouts and health checks -------------------
+
+
+def echo_request(port: int, headers: dict[str, str], path: str = "/get", timeout: float = 5) -> tuple[int, bytes, float]:
+    import time
+
+    started = time.monotonic()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("GET", path, headers={"Host": "www.example.com", **headers})
+        response = connection.getresponse()
+        return response.status, response.read(), time.monotonic() - started
+    finally:
+        connection.close()
+
+
+def test_a_request_told_to_fail_twice_fails_twice_on_any_server_then_succeeds():
+    # A retry may reach another backend: the count is shared by every echo server.
+    with EchoServer("127.0.0.1", 0) as first, EchoServer("127.0.0.1", 0) as second:
+        header = {"X-Echo-Fail": "key-shared-1;2;503"}
+        statuses = [echo_request(server.port, header)[0] for server in (first, second, first, second)]
+    assert statuses == [503, 503, 200, 200]
+
+
+def test_a_request_told_to_reset_gets_no_answer():
+    with EchoServer("127.0.0.1", 0) as server:
+        with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
+            echo_request(server.port, {"X-Echo-Fail": "key-reset-1;1;reset"})
+        assert echo_request(server.port, {"X-Echo-Fail": "key-reset-1;1;reset"})[0] == 200
+
+
+def test_a_malformed_failure_instruction_is_ignored():
+    with EchoServer("127.0.0.1", 0) as server:
+        assert echo_request(server.port, {"X-Echo-Fail": "key;many;503"})[0] == 200
+
+
+def test_a_request_told_to_wait_is_answered_that_much_later():
+    with EchoServer("127.0.0.1", 0) as server:
+        status, _, elapsed = echo_request(server.port, {"X-Echo-Delay": "400"})
+    assert status == 200 and 0.4 <= elapsed < 2
+
+
+def test_health_checks_are_recorded_apart_and_reported_on_request():
+    with EchoServer("127.0.0.1", 0) as server:
+        echo_request(server.port, {"User-Agent": "Envoy/HC"}, path="/health")
+        echo_request(server.port, {"User-Agent": "Envoy/HC"}, path="/health")
+        _, plain, _ = echo_request(server.port, {})
+        _, reported, _ = echo_request(server.port, {"X-Echo-Health-Checks": "report"})
+        assert server.requests_served == 2  # the gateway's forwarded requests, not its health checks
+    assert "healthChecks" not in json.loads(plain)
+    assert json.loads(reported)["healthChecks"] == {"GET www.example.com/health": 2}
