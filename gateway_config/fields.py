@@ -35,8 +35,16 @@ _IMAGE = re.compile(
     r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
     r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"
 )
-# A Kubernetes resource quantity such as "100m", "256Mi", "1".
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$")
+# A Kubernetes resource quantity such as "100m", "256Mi", "1": the API's own pattern (as the CRDs state it).
+_QUANTITY = re.compile(
+    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+)
+# Gateway API's HTTP header value: printable ASCII, words separated by one space or tab.
+_HEADER_VALUE = re.compile(r"^[!-~]+([\t ]?[!-~]+)*$")
+# Gateway API's GatewayController: a domain-prefixed path, e.g. gateway.envoyproxy.io/gatewayclass-controller.
+_CONTROLLER_NAME = re.compile(
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/[A-Za-z0-9\/\-._~%!$&'()*+,;=:]+$"
+)
 
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False  # the error is reported to the user, not to stderr
@@ -143,15 +151,30 @@ def _header_name(value: str) -> str:
 
 
 def _header_value(value: str) -> str:
+    allowed = (
+        "use 1 to 4096 printable ASCII characters, words separated by one space or tab, "
+        "no space or tab at either end"
+    )
     for character in value:
         if (ord(character) < 0x20 and character != "\t") or ord(character) == 0x7F:
             raise _fail(
                 "header_value",
-                f"header value {value!r} contains the control character {character!r}; "
-                "only printable characters and tabs are allowed",
+                f"header value {value!r} contains the control character {character!r}; {allowed}",
             )
     if len(value) > 4096:
-        raise _fail("header_value", f"header value is {len(value)} characters long; at most 4096 are allowed")
+        raise _fail("header_value", f"header value is {len(value)} characters long; {allowed}")
+    if not _HEADER_VALUE.match(value):
+        raise _fail("header_value", f"header value {value!r} is not allowed by Gateway API; {allowed}")
+    return value
+
+
+def _controller_name(value: str) -> str:
+    if len(value) > 253 or not _CONTROLLER_NAME.match(value):
+        raise _fail(
+            "controller_name",
+            f"'{value}' is not a controller name; use a domain, '/' and a path, at most 253 characters, "
+            "such as 'gateway.envoyproxy.io/gatewayclass-controller'",
+        )
     return value
 
 
@@ -188,11 +211,15 @@ def _quantity(value: Any) -> str:
 
 
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+# Gateway API's SectionName (listener names, rule names, parentRef sectionName): a DNS-1123 subdomain.
+SectionName = Annotated[str, AfterValidator(_dns_subdomain)]
+ControllerName = Annotated[str, AfterValidator(_controller_name)]
 KubernetesName = Annotated[str, AfterValidator(_dns_subdomain)]
 Hostname = Annotated[str, AfterValidator(_hostname)]
 PreciseHostname = Annotated[str, AfterValidator(_precise_hostname)]
 HttpPath = Annotated[str, AfterValidator(validate_http_path)]
 RegularExpression = Annotated[str, AfterValidator(validate_regular_expression)]
+# An HTTP token (RFC 9110): Gateway API's HTTPHeaderName, also the type of query parameter names.
 HeaderName = Annotated[str, AfterValidator(_header_name)]
 HeaderValue = Annotated[str, AfterValidator(_header_value)]
 Duration = Annotated[str, AfterValidator(_duration)]
@@ -219,3 +246,9 @@ def image_tag(image: str) -> str | None:
     without_digest = image.split("@", 1)[0]
     last_part = without_digest.rsplit("/", 1)[-1]
     return last_part.split(":", 1)[1] if ":" in last_part else None
+
+
+def duration_milliseconds(value: str) -> int:
+    """A Gateway API duration (as `Duration` accepts it) in milliseconds: '1m30s' -> 90000."""
+    units = {"h": 3_600_000, "m": 60_000, "s": 1_000, "ms": 1}
+    return sum(int(number) * units[unit] for number, unit in re.findall(r"([0-9]+)(ms|h|m|s)", value))

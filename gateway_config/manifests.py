@@ -292,7 +292,9 @@ def _rule(config: StackConfig, rule: RouteRule) -> dict[str, Any]:
                 "kind": "Service",
                 "name": ref.name,
                 **({"namespace": ref.namespace} if ref.namespace else {}),
-                "port": ref.port if ref.port is not None else ports[ref.name],
+                # A reference to an undeclared backend has no port to default to (the config is
+                # refused; the differential test still renders what would have been emitted).
+                **({"port": port} if (port := ref.port if ref.port is not None else ports.get(ref.name)) is not None else {}),
                 "weight": ref.weight,
             }
             for ref in rule.backend_refs

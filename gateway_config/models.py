@@ -21,6 +21,7 @@ from gateway_config.traffic_policies import (
 )
 from gateway_config.fields import (
     ChartVersion,
+    ControllerName,
     DnsLabel,
     Duration,
     HeaderName,
@@ -35,6 +36,7 @@ from gateway_config.fields import (
     validate_http_path,
     validate_regular_expression,
     Replicas,
+    SectionName,
     Weight,
 )
 
@@ -82,8 +84,8 @@ class GatewayClassConfig(ConfigModel):
     sharing a cluster need different names."""
 
     name: KubernetesName = "eg"
-    controller_name: str = ENVOY_GATEWAY_CONTROLLER_NAME
-    description: Optional[str] = None
+    controller_name: ControllerName = ENVOY_GATEWAY_CONTROLLER_NAME
+    description: Optional[str] = Field(default=None, max_length=64)
 
 
 # --- proxy (EnvoyProxy) ------------------------------------------------------------
@@ -161,7 +163,7 @@ class AllowedRoutes(ConfigModel):
 class ListenerConfig(ConfigModel):
     """One Gateway listener: HTTP, or HTTPS terminating TLS."""
 
-    name: DnsLabel
+    name: SectionName
     protocol: Literal["HTTP", "HTTPS"]
     port: Port
     hostname: Optional[Hostname] = None
@@ -257,7 +259,7 @@ class ParentRef(ConfigModel):
     Gateway unless `external: true`."""
 
     name: KubernetesName
-    section_name: Optional[DnsLabel] = None
+    section_name: Optional[SectionName] = None
     namespace: Optional[DnsLabel] = None
     external: bool = False
 
@@ -280,7 +282,7 @@ class PathMatch(ConfigModel):
 class HeaderMatch(ConfigModel):
     type: Literal["Exact", "RegularExpression"] = "Exact"
     name: HeaderName
-    value: str = Field(max_length=4096)
+    value: HeaderValue
 
     @model_validator(mode="after")
     def _value_fits_type(self) -> "HeaderMatch":
@@ -291,8 +293,8 @@ class HeaderMatch(ConfigModel):
 
 class QueryParamMatch(ConfigModel):
     type: Literal["Exact", "RegularExpression"] = "Exact"
-    name: str = Field(min_length=1, max_length=256)
-    value: str = Field(max_length=1024)
+    name: HeaderName
+    value: str = Field(min_length=1, max_length=1024)
 
     @model_validator(mode="after")
     def _value_fits_type(self) -> "QueryParamMatch":
@@ -377,7 +379,7 @@ class RouteRule(ConfigModel):
     refused unless `allowZeroWeight: true` says that is intended (e.g. draining).
     """
 
-    name: Optional[DnsLabel] = None
+    name: Optional[SectionName] = None
     matches: list[RouteMatch] = Field(default_factory=list, max_length=64)
     filters: list[RouteFilter] = Field(default_factory=list, max_length=16)
     backend_refs: list[BackendRef] = Field(default_factory=list, max_length=16)

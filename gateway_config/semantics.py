@@ -45,6 +45,7 @@ def find_problems(config: StackConfig) -> list[Problem]:
         *_certificate_problems(config),
         *_backend_problems(config),
         *_route_problems(config),
+        *_gateway_api_problems(config),
         *_proxy_problems(config),
         *_production_problems(config),
         *_policy_problems(config),
@@ -56,6 +57,13 @@ def _policy_problems(config: StackConfig) -> list[Problem]:
     from gateway_config.policy_semantics import policy_problems
 
     return policy_problems(config)
+
+
+def _gateway_api_problems(config: StackConfig) -> list[Problem]:
+    # Imported here: gateway_api_rules builds on this module's Problem.
+    from gateway_config.gateway_api_rules import gateway_api_problems
+
+    return gateway_api_problems(config)
 
 
 def _duplicates(values: list[str]) -> set[str]:
@@ -249,8 +257,9 @@ def _filter_problems(rule: RouteRule, where: str) -> Iterator[Problem]:
             if value is None or other is not None:
                 yield Problem(modifier_where, f"a {path_modifier.type} path modifier needs '{wanted}' and nothing else")
             if path_modifier.type == "ReplacePrefixMatch":
-                prefix_matches = [m for m in rule.matches if m.path is not None and m.path.type == "PathPrefix"]
-                if len(rule.matches) != 1 or len(prefix_matches) != 1:
+                # No matches is Gateway API's default match, PathPrefix '/'.
+                prefix_matches = [m for m in rule.matches if m.path is None or m.path.type == "PathPrefix"]
+                if rule.matches and (len(rule.matches) != 1 or len(prefix_matches) != 1):
                     yield Problem(
                         modifier_where,
                         "ReplacePrefixMatch needs the rule to have exactly one match, with a PathPrefix path "

@@ -1,0 +1,224 @@
+"""The objects the program emits for a stack config: also for a config it refuses.
+
+To compare the program's verdict with the validators' on a config the program refuses, the
+validators need the objects the program *would* have emitted without its check. Two paths:
+
+- `program_objects`: a config the program accepts goes through the real program
+  (`__main__.py` under the SDK's mock engine, `gatestack.program`), with real certificates.
+- `manifest_objects(lenient_config(raw))`: any config, valid or not, is built into models
+  without validation and handed to the same manifest builders the components call
+  (`gateway_config.manifests`). For accepted configs both paths give the same Gateway API and
+  Envoy Gateway objects (checked by the differential test), which is what makes this path stand
+  in for the program on the configs it refuses.
+
+`external_objects` adds what `external: true` promises exists elsewhere (a Service with the
+referenced port, a TLS Secret, and across namespaces the ReferenceGrant that permits the
+reference), so that the validators judge the program's objects, not a missing neighbour.
+"""
+
+from __future__ import annotations
+
+import functools
+import typing
+from typing import Any, Mapping
+
+from pydantic import BaseModel
+
+from gateway_config import manifests
+from gateway_config.models import StackConfig
+from gatestack.program import run_program
+from gatestack.render import is_helm_stand_in, kubernetes_objects
+from gatestack.tls_material import CERT_REQUEST, LOCALLY_SIGNED_CERT, PRIVATE_KEY, SELF_SIGNED_CERT, RealMaterial
+
+# Kinds the comparison of the two rendering paths looks at: every object a validator judges
+# beyond the native ones, whose builders are shared anyway.
+COMPARED_KINDS = ("EnvoyProxy", "GatewayClass", "Gateway", "HTTPRoute", "ReferenceGrant", "Service")
+
+
+class CachedKeyMaterial(RealMaterial):
+    """Real certificates as pulumi-tls makes them, with one private key per algorithm and size
+    or curve for the whole run: key generation (seconds for RSA 4096) is the only slow part,
+    and no validator looks at which key it is."""
+
+    @staticmethod
+    @functools.lru_cache(maxsize=None)
+    def _cached_key(algorithm: str, rsa_bits: Any, ecdsa_curve: Any) -> dict[str, Any]:
+        inputs = {"algorithm": algorithm, "rsaBits": rsa_bits, "ecdsaCurve": ecdsa_curve}
+        return RealMaterial._private_key(inputs)
+
+    @staticmethod
+    def _private_key(inputs: dict[str, Any]) -> dict[str, Any]:
+        return dict(CachedKeyMaterial._cached_key(inputs.get("algorithm", "RSA"), inputs.get("rsaBits"), inputs.get("ecdsaCurve")))
+
+
+@functools.lru_cache(maxsize=None)
+def tls_files(hostnames: tuple[str, ...]) -> tuple[str, str]:
+    """A valid server certificate and key (PEM) for `hostnames`, signed by a throwaway CA."""
+    material = CachedKeyMaterial()
+    key = material.outputs(PRIVATE_KEY, "differential-key", {"algorithm": "ECDSA", "ecdsaCurve": "P256"})
+    ca = material.outputs(
+        SELF_SIGNED_CERT,
+        "differential-ca",
+        {"privateKeyPem": key["privateKeyPem"], "subject": {"commonName": "differential CA"},
+         "isCaCertificate": True, "validityPeriodHours": 24, "allowedUses": manifests.CA_ALLOWED_USES},
+    )
+    request = material.outputs(
+        CERT_REQUEST, "differential-request",
+        {"privateKeyPem": key["privateKeyPem"], "subject": {"commonName": hostnames[0][:64]}, "dnsNames": list(hostnames)},
+    )
+    certificate = material.outputs(
+        LOCALLY_SIGNED_CERT, "differential-certificate",
+        {"certRequestPem": request["certRequestPem"], "caPrivateKeyPem": key["privateKeyPem"],
+         "caCertPem": ca["certPem"], "validityPeriodHours": 24, "allowedUses": manifests.SERVER_ALLOWED_USES},
+    )
+    return certificate["certPem"], key["privateKeyPem"]
+
+
+def tls_secret(name: str, namespace: str, hostnames: Any = None) -> dict[str, Any]:
+    """A kubernetes.io/tls Secret for `hostnames`; by default for a name of its own, which no other
+    certificate's names overlap (Envoy Gateway flags listeners whose certificates' names overlap)."""
+    names = tuple(hostnames) if isinstance(hostnames, (list, tuple)) and hostnames else (f"{name[:40]}.certificate.invalid",)
+    certificate, key = tls_files(names)
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "type": "kubernetes.io/tls",
+        "stringData": {"tls.crt": certificate, "tls.key": key},
+    }
+
+
+def _dns_names(certificate: Any) -> list[str] | None:
+    try:
+        return [str(name) for name in certificate.effective_dns_names]
+    except Exception:  # noqa: BLE001 - an unvalidated certificate: any names will do
+        return None
+
+
+# --- a config built without validation ------------------------------------------------------
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (list, dict):
+        return None
+    for argument in typing.get_args(annotation):
+        model = _model_in(argument)
+        if model is not None:
+            return model
+    return None
+
+
+def _list_item_model(annotation: Any) -> type[BaseModel] | None:
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if typing.get_origin(candidate) is list:
+            return _model_in(typing.get_args(candidate)[0])
+    return None
+
+
+def _construct(model: type[BaseModel], raw: Mapping[str, Any]) -> BaseModel:
+    values: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        key = field.alias or name
+        if key not in raw:
+            values[name] = field.get_default(call_default_factory=True)
+            continue
+        value = raw[key]
+        nested = _model_in(field.annotation)
+        item_model = _list_item_model(field.annotation)
+        if nested is not None and isinstance(value, Mapping):
+            value = _construct(nested, value)
+        elif item_model is not None and isinstance(value, list):
+            value = [_construct(item_model, item) if isinstance(item, Mapping) else item for item in value]
+        values[name] = value
+    return model.model_construct(**values)
+
+
+def lenient_config(raw: Mapping[str, Any]) -> StackConfig:
+    """`raw` as a StackConfig without any validation: defaults filled in, values as given
+    (wrong types included). Only for rendering what the program would emit without its checks."""
+    return typing.cast(StackConfig, _construct(StackConfig, raw))
+
+
+# --- the two rendering paths ------------------------------------------------------------------
+
+
+def manifest_objects(config: StackConfig) -> list[dict[str, Any]]:
+    """The objects the components build for `config`, from the same manifest builders."""
+    objects: list[dict[str, Any]] = []
+    if config.create_namespace:
+        objects.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": config.namespace}})
+    for backend in config.backends:
+        objects.extend(manifests.echo_backend_objects(backend, config.namespace).values())
+    for certificate in config.certificates:
+        if certificate.source != "existingSecret":
+            objects.append(tls_secret(certificate.secret_name, config.certificate_namespace(certificate),
+                                      _dns_names(certificate)))
+        grant = manifests.reference_grant_object(config, certificate)
+        if grant is not None:
+            objects.append(grant)
+    objects.append(manifests.envoy_proxy_object(config))
+    objects.append(manifests.gateway_class_object(config))
+    objects.append(manifests.gateway_object(config))
+    objects.extend(manifests.http_route_object(config, route) for route in config.routes)
+    return objects
+
+
+def program_objects(stack: str, raw: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The objects the real program declares for `raw` (which it must accept), Helm charts left out."""
+    run = run_program(stack, dict(raw), material=CachedKeyMaterial())
+    return [item for item in kubernetes_objects(run, hide_secrets=False) if not is_helm_stand_in(item)]
+
+
+def external_objects(config: StackConfig) -> list[dict[str, Any]]:
+    """What the config says exists elsewhere: external backends and certificates, certificates
+    read from existing Secrets, and the ReferenceGrants that cross-namespace ones need."""
+    objects: list[dict[str, Any]] = []
+    seen: set[tuple[str, str, str]] = set()
+
+    def add(kind: str, namespace: str, name: str, build: Any) -> None:
+        if (kind, namespace, name) not in seen:
+            seen.add((kind, namespace, name))
+            objects.append(build())
+
+    def grant(namespace: str, from_kind: str, to_kind: str, name: str) -> None:
+        if namespace == config.namespace:
+            return
+        add("ReferenceGrant", namespace, f"differential-{from_kind.lower()}-{name}", lambda: {
+            "apiVersion": manifests.REFERENCE_GRANT_API_VERSION,
+            "kind": "ReferenceGrant",
+            "metadata": {"name": f"differential-{from_kind.lower()}-{name}"[:253], "namespace": namespace},
+            "spec": {
+                "from": [{"group": manifests.GATEWAY_API_GROUP, "kind": from_kind, "namespace": config.namespace}],
+                "to": [{"group": "", "kind": to_kind, "name": name}],
+            },
+        })
+
+    for certificate in config.certificates:
+        if certificate.source == "existingSecret":
+            namespace = config.certificate_namespace(certificate)
+            add("Secret", namespace, certificate.secret_name,
+                lambda: tls_secret(certificate.secret_name, namespace, _dns_names(certificate)))
+    for listener in config.gateway.listeners:
+        for ref in (listener.tls.certificate_refs if listener.tls is not None else []):
+            if ref.external:
+                namespace = ref.namespace or config.namespace
+                add("Secret", namespace, ref.name, lambda: tls_secret(ref.name, namespace))
+                grant(namespace, "Gateway", "Secret", ref.name)
+    ports: dict[tuple[str, str], set[int]] = {}
+    for route in config.routes:
+        for rule in route.rules:
+            for ref in rule.backend_refs:
+                if ref.external and isinstance(ref.port, int):
+                    namespace = ref.namespace or config.namespace
+                    ports.setdefault((namespace, ref.name), set()).add(ref.port)
+                    grant(namespace, "HTTPRoute", "Service", ref.name)
+    for (namespace, name), service_ports in sorted(ports.items()):
+        objects.append({
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"ports": [{"name": f"port-{port}", "port": port} for port in sorted(service_ports)]},
+        })
+    return objects
