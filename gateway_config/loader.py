@@ -66,19 +66,109 @@ def raw_config_from_stack_file(path: Path) -> dict[str, Any]:
     """The project's config from a `Pulumi.<stack>.yaml` file, as the engine would pass it.
 
     Keys of other namespaces (e.g. `kubernetes:context`) belong to providers and are left out.
+    A file that is not valid YAML, repeats a key, has a `config:` that is not a mapping, puts a
+    project key under another or no namespace, or holds `secure:` values (which only the Pulumi
+    engine can decrypt) is refused with one line per problem, naming the line where YAML knows it.
     """
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        document = yaml.load(path.read_text(), Loader=_DuplicateKeyLoader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"line {mark.line + 1}" if mark is not None else "(file)"
+        column = f" (column {mark.column + 1})" if mark is not None else ""
+        reason = " ".join(str(error.problem or error.context or "syntax error").split())
+        if error.context and error.context_mark is not None and error.context_mark is not mark:
+            reason += f", {' '.join(error.context.split())} on line {error.context_mark.line + 1}"
+        raise ConfigError(str(path), [Problem(where, f"is not valid YAML: {reason}{column}")]) from None
     except yaml.YAMLError as error:
-        raise ConfigError(str(path), [Problem("(file)", f"is not valid YAML: {error}")]) from None
-    config = document.get("config") or {}
+        raise ConfigError(str(path), [Problem("(file)", f"is not valid YAML: {' '.join(str(error).split())}")]) from None
+    problems = list(getattr(document, "duplicate_key_problems", []))
+    if document is not None and not isinstance(document, dict):
+        raise ConfigError(str(path), [Problem("(file)", "must be a mapping with a 'config:' key, as Pulumi stack files are")])
+    config = (document or {}).get("config")
+    if config is None:
+        config = {}
     if not isinstance(config, dict):
-        raise ConfigError(str(path), [Problem("config", "must be a mapping of keys to values")])
-    return {
+        raise ConfigError(str(path), [*problems, Problem("config", f"is a {type(config).__name__}; it must be a mapping of keys to values")])
+    problems += _namespace_problems(config)
+    raw = {
         key.split(":", 1)[1]: value
         for key, value in config.items()
         if isinstance(key, str) and key.startswith(f"{PROJECT_NAME}:")
     }
+    for key, value in raw.items():
+        problems += _encrypted_value_problems(value, key)
+    if problems:
+        raise ConfigError(str(path), problems)
+    return raw
+
+
+class _DuplicateKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, keeping a problem for every key a mapping repeats (it keeps the last silently)."""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        self._duplicates: list[Problem] = []
+        document = super().construct_document(node)
+        if self._duplicates:
+            document = _WithProblems(document) if isinstance(document, dict) else document
+            if isinstance(document, _WithProblems):
+                document.duplicate_key_problems = self._duplicates
+        return document
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                self._duplicates.append(Problem(
+                    f"line {line}", f"key '{key}' appears more than once (first on line {seen[key]}); YAML keeps only the "
+                    "last, so give each key once"))
+            elif isinstance(key, (str, int, float, bool)):
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+class _WithProblems(dict):
+    duplicate_key_problems: list[Problem]
+
+
+# Namespaces of the providers this program uses, and Pulumi's own: their keys are not the project's.
+_PROVIDER_NAMESPACES = ("kubernetes", "tls", "pulumi")
+
+
+def _namespace_problems(config: Mapping[Any, Any]) -> list[Problem]:
+    from gateway_config.models import StackConfig
+
+    project_keys = [info.alias or name for name, info in StackConfig.model_fields.items()]
+    problems = []
+    for key in config:
+        if not isinstance(key, str):
+            problems.append(Problem(str(key), f"is not a key of the form '{PROJECT_NAME}:<key>'"))
+            continue
+        namespace, separator, name = key.rpartition(":")
+        if not separator:
+            if key in project_keys:
+                problems.append(Problem(key, f"has no namespace; write '{PROJECT_NAME}:{key}'"))
+            else:
+                problems.append(Problem(key, f"has no namespace; this project's keys are '{PROJECT_NAME}:<key>'"))
+        elif namespace != PROJECT_NAME and namespace not in _PROVIDER_NAMESPACES and (
+            name in project_keys or difflib.get_close_matches(namespace, [PROJECT_NAME], n=1, cutoff=0.6)
+        ):
+            problems.append(Problem(
+                key, f"namespace '{namespace}' is not this project's ('{PROJECT_NAME}'); did you mean '{PROJECT_NAME}:{name}'?"))
+    return problems
+
+
+def _encrypted_value_problems(value: Any, path: str) -> list[Problem]:
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        return [Problem(path, "is an encrypted value (secure:), which only the Pulumi engine can decrypt; run `pulumi "
+                              "preview`/`up`, or give the value in plain text to use this command")]
+    if isinstance(value, dict):
+        return [problem for key, item in value.items() for problem in _encrypted_value_problems(item, f"{path}.{key}")]
+    if isinstance(value, list):
+        return [problem for index, item in enumerate(value) for problem in _encrypted_value_problems(item, f"{path}.{index}")]
+    return []
 
 
 def engine_config_from_raw(raw: Mapping[str, Any]) -> dict[str, str]:
@@ -111,6 +201,9 @@ def _problem_from_pydantic(detail: Mapping[str, Any]) -> Problem:
     context = detail.get("ctx") or {}
     if kind == "extra_forbidden":
         return Problem(".".join(location), _unknown_key_message(location))
+    if location and location[0] == "credentials":
+        # Never repeat a password or key: say what is wrong without the value.
+        return Problem(".".join(location), "must map policy names to users (or clients) and their password (or key) as strings; the value is not shown")
     if kind == "missing":
         return Problem(".".join(location), "is required but missing")
     if kind == "too_long":
