@@ -1,0 +1,232 @@
+"""The rule inventory: every constraint the pinned CRDs put on a field the program emits, every
+Envoy Gateway status condition a config of this program could fail, and the program's check and
+test for each. `docs/rule-inventory.md` is generated from it (`python -m gatestack.differential.inventory`)
+and a test keeps it current, so a new CRD version that adds or changes a rule shows up as a diff.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+from gatestack.toolchain import DEFAULT_ENVOY_GATEWAY_VERSION, envoy_gateway_crd_directory
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+DOCUMENT = REPOSITORY_ROOT / "docs" / "rule-inventory.md"
+STACKS_FOR_FIELDS = ("dev", "staging", "prod")
+_CONFIG = "tests/test_config_validation.py::test_bad_config_is_refused_naming_file_field_and_rule"
+_REGRESSION = "tests/differential/test_regressions.py::test_missing_rule_found_by_the_validators_now_refuses"
+_DIFFERENTIAL = "tests/differential/test_differential.py::test_program_and_real_validators_agree_on_generated_configs"
+_PROGRAM = "tests/test_program.py"
+
+# (pattern over "Kind.field.path", the program's check, the test that shows it). First match wins.
+FIELD_CHECKS: list[tuple[str, str, str]] = [
+    (r"[A-Za-z]+(\.metadata(\.annotations)?)?|.*\.(group|kind|apiVersion)|GatewayClass\.spec\.parametersRef(\..*)?|EnvoyProxy\.spec\.provider\.type|"
+     r"EnvoyProxy\.spec\.provider\.kubernetes\.envoyHpa\.metrics\..*|.*\.metadata\.annotations\.pulumi\.com/.*",
+     "fixed by gateway_config/manifests.py", _PROGRAM),
+    (r".*\.metadata\.(name|namespace)", "fields.KubernetesName / DnsLabel; gateway_api_rules._derived_name_problems",
+     f"{_REGRESSION}[GatewayClass name too long to name the EnvoyProxy after it]"),
+    (r".*\.metadata\.annotations\..*", "models.GatewayConfig.annotations (dict of strings)", _DIFFERENTIAL),
+    (r"Gateway\.spec\.gatewayClassName", "fields.KubernetesName (gatewayClass.name)", _DIFFERENTIAL),
+    (r"Gateway\.spec\.listeners", "semantics._listener_problems (unique names and port/protocol/hostname; tls for HTTPS only)",
+     f"{_CONFIG}[same port, protocol and hostname]"),
+    (r"Gateway\.spec\.listeners\.\[\]", "semantics._listener_problems", f"{_CONFIG}[tls block on an HTTP listener]"),
+    (r"Gateway\.spec\.listeners\.\[\]\.name", "fields.SectionName", f"{_CONFIG}[duplicate listener names]"),
+    (r"Gateway\.spec\.listeners\.\[\]\.(port)", "fields.Port", f"{_CONFIG}[port 65536]"),
+    (r"Gateway\.spec\.listeners\.\[\]\.protocol", "models.ListenerConfig.protocol (HTTP, HTTPS: the program's scope)", _DIFFERENTIAL),
+    (r"Gateway\.spec\.listeners\.\[\]\.hostname", "fields.Hostname", f"{_CONFIG}[wildcard not in first label]"),
+    (r"Gateway\.spec\.listeners\.\[\]\.allowedRoutes.*", "models.AllowedRoutes (Same, All)", _DIFFERENTIAL),
+    (r"Gateway\.spec\.listeners\.\[\]\.tls.*", "models.ListenerTls; semantics._listener_problems (declared certificates)",
+     f"{_CONFIG}[listener names an undeclared certificate]"),
+    (r"Gateway\.spec(\.listeners)?", "models.GatewayConfig.listeners (1-64)", f"{_CONFIG}[65 listeners]"),
+    (r"GatewayClass\.spec\.controllerName", "fields.ControllerName", f"{_REGRESSION}[controllerName without a domain]"),
+    (r"GatewayClass\.spec\.description", "models.GatewayClassConfig.description (at most 64)",
+     f"{_REGRESSION}[GatewayClass description over 64 characters]"),
+    (r"GatewayClass\.spec", "fixed by gateway_config/manifests.py", _PROGRAM),
+    (r"HTTPRoute\.spec\.hostnames.*", "fields.Hostname; models.RouteConfig.hostnames (at most 16)", f"{_CONFIG}[17 hostnames]"),
+    (r"HTTPRoute\.spec\.parentRefs.*", "semantics._parent_ref_problems; gateway_api_rules._parent_ref_problems",
+     f"{_REGRESSION}[one Gateway twice in parentRefs without sectionName]"),
+    (r"HTTPRoute\.spec\.rules\.\[\]\.backendRefs.*", "fields.Weight, Port; semantics._backend_ref_problems",
+     f"{_CONFIG}[weight over 1,000,000]"),
+    (r"HTTPRoute\.spec\.rules\.\[\]\.filters.*", "models.RouteFilter, HeaderModifier, PathModifier; semantics._filter_problems",
+     f"{_CONFIG}[redirect with URLRewrite]"),
+    (r"HTTPRoute\.spec\.rules\.\[\]\.matches.*", "models.RouteMatch, PathMatch, HeaderMatch; fields.validate_http_path",
+     f"{_CONFIG}[path with //]"),
+    (r"HTTPRoute\.spec\.rules\.\[\]\.timeouts.*", "fields.Duration; gateway_api_rules._timeout_problems",
+     f"{_REGRESSION}[backendRequest timeout longer than request]"),
+    (r"HTTPRoute\.spec\.rules\.\[\]\.name", "fields.SectionName; gateway_api_rules._rule_name_problems",
+     f"{_REGRESSION}[rule names used twice in a route]"),
+    (r"HTTPRoute\.spec(\.rules(\.\[\])?)?", "models.RouteConfig.rules (1-16); semantics MAX_MATCHES_PER_ROUTE",
+     f"{_CONFIG}[129 matches in a route]"),
+    (r"ReferenceGrant\..*", "fixed by gateway_config/manifests.py; gateway_api_rules._derived_name_problems",
+     f"{_REGRESSION}[ReferenceGrant name over 253 characters]"),
+    (r"EnvoyProxy\.spec\.provider\.kubernetes\.envoyDeployment\.container\.image", "fields.Image",
+     "tests/differential/test_regressions.py::test_program_only_rule_is_refused[backend image that is not an image reference]"),
+    (r"EnvoyProxy\.spec\.provider\.kubernetes\.envoyDeployment\.container\.resources.*", "fields.Quantity", _DIFFERENTIAL),
+    (r"EnvoyProxy\.spec\.provider\.kubernetes\.envoyHpa.*", "models.AutoscalingConfig; semantics._proxy_problems",
+     f"{_CONFIG}[HPA min above max]"),
+    (r"EnvoyProxy\.spec\.provider\.kubernetes\.envoyPDB.*", "semantics._proxy_problems (exactly one)", _DIFFERENTIAL),
+    (r"EnvoyProxy\.spec\.provider\.kubernetes\.envoyDeployment.*", "fields.Replicas; models.ProxyConfig", f"{_CONFIG}[negative proxy replicas]"),
+    (r"EnvoyProxy\.spec\.provider\.kubernetes\.envoyService.*", "models.ProxyServiceConfig (type, externalTrafficPolicy enums)", _DIFFERENTIAL),
+    (r"EnvoyProxy\.spec(\.provider(\.kubernetes)?)?", "fixed by gateway_config/manifests.py", _PROGRAM),
+]
+
+# Status conditions Envoy Gateway can report for a config this program could produce.
+CONDITIONS: list[tuple[str, str, str]] = [
+    ("Listener Conflicted (ProtocolConflict, HostnameConflict)", "semantics._listener_problems (port, protocol, hostname unique)",
+     f"{_CONFIG}[same port, protocol and hostname]"),
+    ("Listener OverlappingTLSConfig (OverlappingHostnames)", "gateway_api_rules._listener_overlap_problems",
+     f"{_REGRESSION}[HTTPS listener without hostname beside one with a hostname on its port]"),
+    ("Listener OverlappingTLSConfig (OverlappingCertificates)", "gateway_api_rules._listener_overlap_problems",
+     f"{_REGRESSION}[certificates whose names overlap on one port]"),
+    ("Listener ResolvedRefs False (InvalidCertificateRef, RefNotPermitted)",
+     "semantics._listener_problems (declared certificates); ReferenceGrant declared across namespaces",
+     f"{_CONFIG}[listener names an undeclared certificate]"),
+    ("Route Accepted False (NoMatchingListenerHostname)", "gateway_api_rules._hostname_problems",
+     f"{_REGRESSION}[route hostname no listener serves]"),
+    ("Route Accepted False (NoMatchingParent): sectionName attaches nowhere", "semantics._parent_ref_problems",
+     f"{_CONFIG}[route names an undeclared listener]"),
+    ("Route not attached: parentRef to a Gateway not in the stack", "semantics._parent_ref_problems (external: true required)",
+     f"{_CONFIG}[route names an undeclared Gateway]"),
+    ("Route ResolvedRefs False (BackendNotFound, RefNotPermitted)", "semantics._backend_ref_problems (declared backends, same namespace)",
+     f"{_CONFIG}[route names an undeclared backend]"),
+    ("Route ResolvedRefs False (UnsupportedValue: Service port)", "semantics._backend_ref_problems (the backend's port)", _DIFFERENTIAL),
+    ("Gateway Accepted False (InvalidParameters: EnvoyProxy)", "models.ProxyConfig; semantics._proxy_problems", _DIFFERENTIAL),
+]
+
+
+@dataclass(frozen=True)
+class Entry:
+    field: str  # Kind.path, "[]" for list items
+    constraint: str
+    check: str
+    test: str
+
+
+def load_schemas(version: str = DEFAULT_ENVOY_GATEWAY_VERSION) -> dict[str, dict[str, Any]]:
+    """The openAPIV3Schema of each kind the program emits, as the CRDs of `version` declare it."""
+    directory = envoy_gateway_crd_directory(version)
+    wanted = {"GatewayClass": "v1", "Gateway": "v1", "HTTPRoute": "v1", "ReferenceGrant": "v1beta1", "EnvoyProxy": "v1alpha1"}
+    schemas = {}
+    for path in [directory / "gatewayapi-crds.yaml", *sorted((directory / "generated").glob("*.yaml"))]:
+        for document in yaml.safe_load_all(path.read_text()):
+            kind = ((document or {}).get("spec") or {}).get("names", {}).get("kind")
+            for served in (document or {}).get("spec", {}).get("versions", []) if kind in wanted else []:
+                if served["name"] == wanted[kind]:
+                    schemas[kind] = served["schema"]["openAPIV3Schema"]
+    return schemas
+
+
+def emitted_fields() -> set[str]:
+    """Every field (Kind.path) of the Gateway API and Envoy Gateway objects the stacks render, with its parents."""
+    from gatestack.program import run_program
+    from gatestack.render import kubernetes_objects
+    from tests.conftest import stack_raw_config
+
+    fields: set[str] = set()
+
+    def walk(value: Any, path: str) -> None:
+        fields.add(path)
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{path}.{key}")
+        elif isinstance(value, list):
+            for item in value:
+                walk(item, f"{path}.[]")
+
+    for stack in STACKS_FOR_FIELDS:
+        for item in kubernetes_objects(run_program(stack, stack_raw_config(stack))):
+            if item.get("kind") in ("GatewayClass", "Gateway", "HTTPRoute", "ReferenceGrant", "EnvoyProxy"):
+                walk({key: value for key, value in item.items() if key not in ("apiVersion", "kind", "status")}, item["kind"])
+    return fields
+
+
+def _node(schema: dict[str, Any], parts: list[str]) -> dict[str, Any] | None:
+    node = schema
+    for part in parts:
+        if part == "[]":
+            node = node.get("items") or {}
+        elif part in (node.get("properties") or {}):
+            node = node["properties"][part]
+        elif isinstance(node.get("additionalProperties"), dict):
+            node = node["additionalProperties"]
+        else:
+            return None
+    return node
+
+
+def constraints(node: dict[str, Any]) -> Iterator[str]:
+    for keyword in ("pattern", "minLength", "maxLength", "enum", "minimum", "maximum", "minItems", "maxItems", "format"):
+        if keyword in node:
+            yield f"{keyword}: {node[keyword]}"
+    for rule in node.get("x-kubernetes-validations") or []:
+        yield f"CEL: {rule.get('message') or rule['rule']}"
+
+
+def check_for(field: str) -> tuple[str, str] | None:
+    return next(((check, test) for pattern, check, test in FIELD_CHECKS if re.fullmatch(pattern, field)), None)
+
+
+def entries(version: str = DEFAULT_ENVOY_GATEWAY_VERSION) -> list[Entry]:
+    schemas = load_schemas(version)
+    result = []
+    for field in sorted(emitted_fields()):
+        kind, *parts = field.split(".")
+        if parts[:1] == ["metadata"] and len(parts) > 1 and parts[1] in ("annotations", "labels"):
+            parts = parts[:2]
+            field = ".".join([kind, *parts]) + ".*"
+        node = _node(schemas[kind], parts) if parts[:1] != ["metadata"] else {}
+        found = list(constraints(node or {}))
+        if parts[:1] == ["metadata"] and len(parts) == 2 and parts[1] in ("name", "namespace"):
+            found = ["DNS-1123 subdomain (name), DNS-1123 label (namespace), at most 253 characters"]
+        check, test = check_for(field) or ("MISSING", "MISSING")
+        result.extend(Entry(field, constraint, check, test) for constraint in found)
+    return sorted(set(result), key=lambda entry: (entry.field, entry.constraint))
+
+
+def render(version: str = DEFAULT_ENVOY_GATEWAY_VERSION) -> str:
+    from gatestack.differential.program_rules import PROGRAM_ONLY_RULES
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = [
+        "# Rule inventory",
+        "",
+        f"Generated by `python -m gatestack.differential.inventory` from the CRDs of Envoy Gateway {version} "
+        "(do not edit; `tests/differential/test_rule_inventory.py` fails when it is out of date, e.g. after a CRD "
+        "version adds a rule). Every constraint on every field the program emits into a Gateway API or Envoy "
+        "Gateway object, the program's check that refuses a value breaking it, and a test that shows it. "
+        "`tests/differential/test_differential.py` proves the checks against kubectl-validate and egctl on "
+        "generated configs.",
+        "",
+        "## Constraints of the CRDs",
+        "",
+        "| field | constraint | program's check | test |",
+        "|---|---|---|---|",
+        *(f"| `{cell(e.field)}` | {cell(e.constraint)} | {cell(e.check)} | `{cell(e.test)}` |" for e in entries(version)),
+        "",
+        "## Envoy Gateway status conditions",
+        "",
+        "| condition | program's check | test |",
+        "|---|---|---|",
+        *(f"| {cell(condition)} | {cell(check)} | `{cell(test)}` |" for condition, check, test in CONDITIONS),
+        "",
+        "## The program's own rules (no validator makes them)",
+        "",
+        "| rule | kind | why | test |",
+        "|---|---|---|---|",
+        *(f"| {cell(rule.name)} | {rule.kind} | {cell(rule.reason)} | `{cell(rule.test)}` |" for rule in PROGRAM_ONLY_RULES),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    DOCUMENT.write_text(render())
+    sys.stdout.write(f"wrote {DOCUMENT.relative_to(REPOSITORY_ROOT)}\n")
