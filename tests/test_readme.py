@@ -33,7 +33,7 @@ def test_every_config_key_is_documented() -> None:
 def test_the_two_set_up_commands_are_the_ones_ci_runs() -> None:
     block = README.split("## Set up", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
     commands = [line.split("#")[0].strip() for line in block.strip().splitlines()]
-    assert commands == ["make conformance", "make test"]
+    assert commands == ["make up", "make test"]
     ci_script = (REPOSITORY_ROOT / ".ci" / "run").read_text()
     assert re.search(r"^make test$", ci_script, re.MULTILINE)
 
