@@ -93,10 +93,18 @@ def verify(
     https_port: Optional[int] = typer.Option(None, "--https-port", help="Port of the HTTPS listener (default: as declared)."),
     ca_file: Optional[Path] = typer.Option(None, "--ca-file", help="CA certificate (PEM) the HTTPS listeners' certificates chain to."),
     sample_size: int = typer.Option(200, "--sample-size", help="Requests per weighted split check."),
+    client_certificates: Optional[Path] = typer.Option(
+        None,
+        "--client-certificates",
+        help="JSON of mutual-TLS clients, as `pulumi stack output CLIENT_CERTIFICATES --show-secrets --json` prints it.",
+    ),
 ) -> None:
     """Send the checks derived from the stack's config to a running gateway; exit 1 on any failure."""
+    import json
+
     from gatestack.verify import Target, format_table
     from gatestack.verify import verify as run_checks
+    from gatestack.verify.material import ProofMaterial
 
     source = _stack(stack, config_file)
     targets = {}
@@ -107,7 +115,10 @@ def verify(
     if ca_file is not None:
         ca_pem = ca_file.read_text()
         ca_pems = {certificate.secret_name: ca_pem for certificate in source.config.certificates}
-    results = run_checks(source.config, targets, ca_pems, sample_size=sample_size)
+    material = None
+    if client_certificates is not None:
+        material = ProofMaterial.from_outputs({"CLIENT_CERTIFICATES": json.loads(client_certificates.read_text())})
+    results = run_checks(source.config, targets, ca_pems, sample_size=sample_size, material=material)
     typer.echo(format_table(results))
     # A check verify could not make (e.g. a regular-expression path) is listed as not
     # checked; only failures fail the command.

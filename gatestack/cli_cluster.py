@@ -127,16 +127,22 @@ def register(app: typer.Typer, load_stack: Callable, step: Callable) -> None:
     ) -> None:
         """Deploy a stack into the local cluster with the real Pulumi engine, then verify it."""
         from gatestack.cluster.binaries import kubectl_binary
-        from gatestack.engine.deploy import ensure_certificate_secrets, run_verify
+        from gatestack.engine.deploy import ensure_certificate_secrets, ensure_client_authorities, run_verify
         from gatestack.engine.pulumi_cli import PulumiCommandFailed
 
         with step("local cluster (Kubernetes v1.36, kwok node, Envoy Gateway controller)"):
             layout, source, pulumi = deploy_context(stack, state_directory)
-        with step("certificates as existing Secrets"):
+        with step("certificates and client CAs as existing Secrets"):
             for name in ensure_certificate_secrets(layout, kubectl_binary(), source.config):
                 _echo(
                     f"    certificate {name}: supplied as an existing Secret (source: existingSecret) with the "
                     "material TlsCert would generate; pulumi-tls's provider cannot be built on this machine"
+                )
+            client_certificates = ensure_client_authorities(layout, kubectl_binary(), source.config, stack)
+            for authority in source.config.client_certificate_authorities:
+                _echo(
+                    f"    client CA {authority.name}: supplied as an existing Secret (source: existingSecret) with the "
+                    f"material ClientCertificateAuthority would generate; its client certificates are in {client_certificates}"
                 )
         try:
             with step(f"pulumi preview --stack {stack}"):
@@ -158,7 +164,7 @@ def register(app: typer.Typer, load_stack: Callable, step: Callable) -> None:
                 typer.echo(f"{name}: {shown}")
         host = outputs["GATEWAY_HOST"]
         with step(f"verify {stack} against GATEWAY_HOST {host}"):
-            code = run_verify(layout, stack, host, ca_file, sample_size)
+            code = run_verify(layout, stack, host, ca_file, sample_size, client_certificates)
         typer.echo(f"\nstack {stack} is up in the local cluster. The seed's commands, inside its network namespace:")
         for line in seed_curl_lines(source.config, host, ca_file):
             typer.echo(f"  .venv/bin/python -m gatestack cluster exec -- {line}")

@@ -34,8 +34,14 @@ from gatestack.tls_material import (
 TLS_SECRET_TYPE = "kubernetes.io/tls"
 # What a Secret read for a certificate holds: the certificate, its key and the CA that signed it.
 TLS_SECRET_KEYS = ("tls.crt", "tls.key", "ca.crt")
-# The stack file's key of the certificates list, and the same key as the program sees it.
-_CERTIFICATES_KEYS = (f"{PROJECT_NAME}:certificates", "certificates")
+# The stack file's keys of the lists whose entries have a `source`, and the same keys as the
+# program sees them: server certificates and mutual-TLS client CAs.
+_CERTIFICATES_KEYS = (
+    f"{PROJECT_NAME}:certificates",
+    "certificates",
+    f"{PROJECT_NAME}:clientCertificateAuthorities",
+    "clientCertificateAuthorities",
+)
 
 
 def certificate_files(certificate: CertificateConfig) -> dict[str, str]:
@@ -106,7 +112,8 @@ def existing_certificate_secrets(config: StackConfig) -> list[dict[str, Any]]:
 
 
 def with_certificates_from_existing_secrets(raw_config: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a raw stack config in which every certificate has `source: existingSecret`.
+    """A copy of a raw stack config in which every certificate and every client CA has
+    `source: existingSecret`.
 
     `raw_config` is a stack file's `config:` mapping (key `api-gateway:certificates`) or
     the program's view of it (key `certificates`). Anything that is not a list of mappings
@@ -122,4 +129,72 @@ def with_certificates_from_existing_secrets(raw_config: dict[str, Any]) -> dict[
             for certificate in certificates:
                 if isinstance(certificate, dict):
                     certificate["source"] = "existingSecret"
+                    # A client CA read from a Secret issues no certificates itself: whoever
+                    # made the Secret holds its key (see `client_authority_material`).
+                    if key.endswith("clientCertificateAuthorities"):
+                        certificate.pop("clients", None)
     return result
+
+
+def client_authority_material(config: StackConfig) -> tuple[list[dict[str, Any]], dict[str, dict[str, dict[str, str]]]]:
+    """For every client CA of `config`: the Secret holding its `ca.crt` (what
+    ClientCertificateAuthority declares with `source: generate`), and a certificate for each
+    of its `clients`, signed by it, as the program's CLIENT_CERTIFICATES output shapes them
+    (`{ca: {client: {certificatePem, privateKeyPem}}}`). Made as that component's pulumi-tls
+    resources make them; every call makes new keys."""
+    from gateway_config.policy_manifests import (
+        CLIENT_ALLOWED_USES,
+        CLIENT_CA_ALLOWED_USES,
+        client_ca_secret_object,
+        client_ca_subject,
+    )
+
+    material = RealMaterial()
+    secrets: list[dict[str, Any]] = []
+    issued: dict[str, dict[str, dict[str, str]]] = {}
+    for authority in config.client_certificate_authorities:
+        key_settings = {"algorithm": authority.key_algorithm}
+        key_settings.update({"rsaBits": 2048} if authority.key_algorithm == "RSA" else {"ecdsaCurve": "P256"})
+        ca_key = material.outputs(PRIVATE_KEY, f"{authority.name}-ca-key", key_settings)
+        ca_certificate = material.outputs(
+            SELF_SIGNED_CERT,
+            f"{authority.name}-ca-certificate",
+            {
+                "privateKeyPem": ca_key["privateKeyPem"],
+                "subject": client_ca_subject(authority),
+                "isCaCertificate": True,
+                "validityPeriodHours": authority.validity_hours,
+                "allowedUses": CLIENT_CA_ALLOWED_USES,
+            },
+        )
+        manifest = client_ca_secret_object(config, authority, ca_certificate["certPem"])
+        secrets.append(
+            {
+                **{key: value for key, value in manifest.items() if key != "stringData"},
+                "data": {key: base64.b64encode(value.encode()).decode() for key, value in manifest["stringData"].items()},
+            }
+        )
+        issued[authority.name] = {}
+        for client in authority.clients:
+            client_key = material.outputs(PRIVATE_KEY, f"{authority.name}-{client}-key", key_settings)
+            request = material.outputs(
+                CERT_REQUEST,
+                f"{authority.name}-{client}-request",
+                {"privateKeyPem": client_key["privateKeyPem"], "subject": {"commonName": client}},
+            )
+            certificate = material.outputs(
+                LOCALLY_SIGNED_CERT,
+                f"{authority.name}-{client}-certificate",
+                {
+                    "certRequestPem": request["certRequestPem"],
+                    "caPrivateKeyPem": ca_key["privateKeyPem"],
+                    "caCertPem": ca_certificate["certPem"],
+                    "validityPeriodHours": authority.validity_hours,
+                    "allowedUses": CLIENT_ALLOWED_USES,
+                },
+            )
+            issued[authority.name][client] = {
+                "certificatePem": certificate["certPem"],
+                "privateKeyPem": client_key["privateKeyPem"],
+            }
+    return secrets, issued

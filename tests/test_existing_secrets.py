@@ -90,7 +90,7 @@ def test_each_secret_holds_what_tls_cert_would_have_generated(stack: str) -> Non
     generated_secrets = {
         (item["metadata"]["namespace"], item["metadata"]["name"]): item
         for item in kubernetes_objects(generated, hide_secrets=False)
-        if item["kind"] == "Secret"
+        if item["kind"] == "Secret" and item.get("type") == "kubernetes.io/tls"
     }
     secrets = existing_certificate_secrets(config)
     assert len(secrets) == len(config.certificates) == len(generated_secrets)
@@ -175,3 +175,38 @@ def test_conformance_serves_the_secret_it_made_for_a_switched_stack() -> None:
     files = decoded(secret)
     assert ca_pems == {"example-cert": files["ca.crt"]}
     certificate(files["tls.crt"]).verify_directly_issued_by(certificate(files["ca.crt"]))
+
+
+def test_a_client_ca_secret_and_the_clients_it_signed_are_made_together() -> None:
+    """GIVEN staging's mutual-TLS client CA WHEN its material is made for the local cluster
+    THEN the Secret holds only `ca.crt`, and each declared client's certificate chains to it
+    with the client-auth usage and its key matches."""
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from gatestack.existing_secrets import client_authority_material
+
+    config = stack_config("staging")
+    secrets, clients = client_authority_material(config)
+    authority = config.client_certificate_authorities[0]
+    assert [(item["metadata"]["namespace"], item["metadata"]["name"], sorted(item["data"])) for item in secrets] == [
+        (config.namespace, authority.name, ["ca.crt"])
+    ]
+    ca = x509.load_pem_x509_certificate(base64.b64decode(secrets[0]["data"]["ca.crt"]))
+    assert sorted(clients[authority.name]) == sorted(authority.clients)
+    for name, pair in clients[authority.name].items():
+        certificate = x509.load_pem_x509_certificate(pair["certificatePem"].encode())
+        certificate.verify_directly_issued_by(ca)
+        assert certificate.subject.rfc4514_string() == f"CN={name}"
+        usages = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        assert ExtendedKeyUsageOID.CLIENT_AUTH in usages
+        key = serialization.load_pem_private_key(pair["privateKeyPem"].encode(), password=None)
+        assert public_key_bytes(key.public_key()) == public_key_bytes(certificate.public_key())
+
+
+def test_a_switched_client_ca_reads_its_secret_and_issues_nothing() -> None:
+    switched = with_certificates_from_existing_secrets(stack_raw_config("staging"))
+    assert [(item["source"], "clients" in item) for item in switched["clientCertificateAuthorities"]] == [
+        ("existingSecret", False)
+    ]
+    run = run_program("staging", switched)
+    assert not [resource.name for resource in run.resources if resource.type.startswith("tls:")]

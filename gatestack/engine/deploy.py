@@ -24,7 +24,7 @@ from gatestack.cluster.layout import ClusterLayout
 from gatestack.cluster.lifecycle import inside_command, inside_environment
 from gatestack.engine.pulumi_cli import PulumiCli, link_binaries
 from gatestack.engine.workspace import EngineLayout, prepare_workspace
-from gatestack.existing_secrets import existing_certificate_secrets
+from gatestack.existing_secrets import client_authority_material, existing_certificate_secrets
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -74,10 +74,42 @@ def ensure_certificate_secrets(cluster: ClusterLayout, kubectl: Path, config) ->
     return created
 
 
+def ensure_client_authorities(cluster: ClusterLayout, kubectl: Path, config, stack: str) -> Optional[Path]:
+    """Create each client CA's Secret (`ca.crt`) unless it exists, and return the file of the
+    client certificates it signed (CLIENT_CERTIFICATES' shape, for `verify
+    --client-certificates`), or None for a stack without client CAs. The material is made once
+    per cluster and kept (owner-only) beside the stack's state, so the Secret and the client
+    certificates always belong together."""
+    if not config.client_certificate_authorities:
+        return None
+    state = engine_layout(cluster).root
+    state.mkdir(parents=True, exist_ok=True)
+    material_file = state / f"{stack}-client-authorities.json"
+    clients_file = state / f"{stack}-client-certificates.json"
+    if material_file.exists():
+        material = json.loads(material_file.read_text())
+    else:
+        secrets, clients = client_authority_material(config)
+        material = {"secrets": secrets, "clients": clients}
+        material_file.touch(mode=0o600)
+        material_file.write_text(json.dumps(material))
+    for secret in material["secrets"]:
+        namespace = secret["metadata"]["namespace"]
+        kubectl_inside(cluster, kubectl, ["create", "namespace", namespace])  # exists already: fine
+        result = kubectl_inside(cluster, kubectl, ["create", "-f", "-"], stdin=json.dumps(secret))
+        if result.returncode != 0 and "AlreadyExists" not in result.stderr:
+            raise RuntimeError(f"could not create Secret {namespace}/{secret['metadata']['name']}: {result.stderr.strip()}")
+    clients_file.touch(mode=0o600)
+    clients_file.write_text(json.dumps(material["clients"]))
+    return clients_file
+
+
 def delete_certificate_secrets(cluster: ClusterLayout, kubectl: Path, config) -> None:
     for certificate in config.certificates:
         namespace = config.certificate_namespace(certificate)
         kubectl_inside(cluster, kubectl, ["delete", "secret", "-n", namespace, certificate.secret_name, "--ignore-not-found"])
+    for authority in config.client_certificate_authorities:
+        kubectl_inside(cluster, kubectl, ["delete", "secret", "-n", config.namespace, authority.name, "--ignore-not-found"])
 
 
 def pulumi_for(cluster: ClusterLayout, stack: str, engine_binaries: dict[str, Path], stack_file_text: Optional[str] = None) -> PulumiCli:
@@ -89,9 +121,13 @@ def pulumi_for(cluster: ClusterLayout, stack: str, engine_binaries: dict[str, Pa
     return PulumiCli(layout, workspace, cluster.kubeconfig, virtualenv, wrap=lambda command: inside_command(cluster, command))
 
 
-def run_verify(cluster: ClusterLayout, stack: str, host: str, ca_file: Optional[Path], sample_size: int) -> int:
+def run_verify(
+    cluster: ClusterLayout, stack: str, host: str, ca_file: Optional[Path], sample_size: int, client_certificates: Optional[Path] = None
+) -> int:
     """`gatestack verify` inside the cluster's namespace; its table goes to stdout."""
     command = [sys.executable, "-m", "gatestack", "verify", "--stack", stack, "--host", host, "--sample-size", str(sample_size)]
     if ca_file is not None:
         command += ["--ca-file", str(ca_file)]
+    if client_certificates is not None:
+        command += ["--client-certificates", str(client_certificates)]
     return subprocess.run(inside_command(cluster, command), cwd=REPOSITORY_ROOT).returncode

@@ -12,7 +12,7 @@ from typing import Any, Optional
 from gatestack.cluster.binaries import kubectl_binary
 from gatestack.cluster.layout import ClusterLayout
 from gatestack.cluster.lifecycle import inside_command, inside_environment
-from gatestack.engine.deploy import ensure_certificate_secrets, pulumi_for
+from gatestack.engine.deploy import ensure_certificate_secrets, ensure_client_authorities, pulumi_for
 from gatestack.engine.pulumi_cli import PulumiCli, preview_steps
 from gatestack.stack_source import load_stack
 
@@ -43,14 +43,16 @@ class Deployment:
     up_output: str
     outputs: dict[str, Any]
     config: Any
+    client_certificates: Optional[Path]
 
 
 def deploy(cluster: ClusterLayout, engine_binaries: dict[str, Path], stack: str, stack_file_text: Optional[str] = None) -> Deployment:
     """Secrets, `pulumi preview --json`, `pulumi up`, outputs: what `make up` does."""
     source = load_stack(stack, None)
     ensure_certificate_secrets(cluster, kubectl_binary(), source.config)
+    client_certificates = ensure_client_authorities(cluster, kubectl_binary(), source.config, stack)
     pulumi = pulumi_for(cluster, stack, engine_binaries, stack_file_text)
     pulumi.select_stack(stack)
     steps = preview_steps(pulumi.preview(stack, json_output=True).stdout)
     up_output = pulumi.up(stack).stdout
-    return Deployment(stack, pulumi, steps, up_output, pulumi.outputs(stack), source.config)
+    return Deployment(stack, pulumi, steps, up_output, pulumi.outputs(stack), source.config, client_certificates)

@@ -43,10 +43,14 @@ def urn_name(urn: str) -> str:
     return urn.rsplit("::", 1)[-1]
 
 
-def verify(cluster, stack_or_file: str, host: str, ca_pem: str | None, tmp_path: Path) -> subprocess.CompletedProcess:
+def verify(
+    cluster, stack_or_file: str, host: str, ca_pem: str | None, tmp_path: Path, client_certificates: Path | None = None
+) -> subprocess.CompletedProcess:
     """`gatestack verify` inside the cluster's namespace, as `make up` runs it."""
     selector = ["--config", stack_or_file] if stack_or_file.endswith(".yaml") else ["--stack", stack_or_file]
     command = [sys.executable, "-m", "gatestack", "verify", *selector, "--host", host]
+    if client_certificates is not None:
+        command += ["--client-certificates", str(client_certificates)]
     if ca_pem:
         ca_file = tmp_path / "ca.crt"
         ca_file.write_text(ca_pem)
@@ -95,7 +99,10 @@ def test_up_returns_with_the_gateway_programmed_at_the_load_balancer_address(clu
 @pytest.mark.parametrize("stack", STACK_NAMES)
 def test_verify_passes_through_the_controller_programmed_envoy(cluster, deployments, stack: str, tmp_path: Path) -> None:
     deployment = deployments[stack]
-    result = verify(cluster, stack, deployment.outputs["GATEWAY_HOST"], deployment.outputs.get("CA_CERT_PEM"), tmp_path)
+    result = verify(
+        cluster, stack, deployment.outputs["GATEWAY_HOST"], deployment.outputs.get("CA_CERT_PEM"), tmp_path,
+        deployment.client_certificates,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"^\d+ passed, 0 failed$", result.stdout, re.MULTILINE), result.stdout
     if stack == "dev":
