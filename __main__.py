@@ -17,10 +17,11 @@ from components import (
     EnvoyProxy,
     Gateway,
     GatewayClass,
+    SecurityPolicy,
     TlsCert,
     WeightedRoute,
 )
-from gateway_config.loader import ConfigError, parse_stack_config, raw_config_from_engine, stack_file_name
+from gateway_config.loader import PROJECT_NAME, ConfigError, parse_stack_config, raw_config_from_engine, stack_file_name
 from gateway_config.models import RouteConfig, StackConfig
 
 
@@ -28,10 +29,21 @@ def load_config() -> StackConfig:
     """The stack's config, validated; a user mistake stops the program with the message alone."""
     engine_config = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
     try:
-        return parse_stack_config(raw_config_from_engine(engine_config), stack_file_name(pulumi.get_stack()))
+        config = parse_stack_config(raw_config_from_engine(engine_config), stack_file_name(pulumi.get_stack()))
     except ConfigError as error:
         # RunError: the engine prints the message without a Python traceback.
         raise pulumi.RunError(str(error)) from None
+    # Passwords and API keys are accepted only as Pulumi secrets: never in a stack file in clear.
+    credentials_key = f"{PROJECT_NAME}:credentials"
+    is_secret = pulumi.runtime.config.is_config_secret(credentials_key) or (
+        credentials_key in pulumi.runtime.config.get_config_secret_keys_env()
+    )
+    if config.credentials and not is_secret:
+        raise pulumi.RunError(
+            f"{stack_file_name(pulumi.get_stack())}: credentials: holds passwords and API keys in clear text; "
+            "set each as a secret: pulumi config set --secret --path 'credentials.<policy>.<user>' <value>"
+        )
+    return config
 
 
 config = load_config()
@@ -126,6 +138,15 @@ client_traffic_policies = [
         opts=pulumi.ResourceOptions(depends_on=[*controller.ready, gateway, *client_authorities.values()]),
     )
     for policy in config.client_traffic_policies
+]
+security_policies = [
+    SecurityPolicy(
+        policy.name,
+        config=config,
+        policy=policy,
+        opts=pulumi.ResourceOptions(depends_on=[*controller.ready, *policy_targets(policy)]),
+    )
+    for policy in config.security_policies
 ]
 
 

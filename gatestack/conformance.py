@@ -15,6 +15,7 @@ from typing import Any, Callable, ContextManager, Iterator
 
 from gatestack.existing_secrets import certificate_secret
 from gatestack.program import ProgramFailed, run_program
+from gatestack.proof_identities import with_proof_identities
 from gatestack.render import is_helm_stand_in, kubernetes_objects
 from gatestack.stack_source import StackSource
 from gatestack.tls_material import RealMaterial
@@ -44,17 +45,19 @@ def rendered_with_real_certificates(source: StackSource) -> tuple[list[dict[str,
 def rendered_for_proof(source: StackSource) -> tuple[list[dict[str, Any]], dict[str, str], ProofMaterial]:
     """The stack's objects with real keys and certificates (no Helm stand-ins), each
     certificate's CA PEM by Secret name, and what verify may use as a legitimate client (the
-    client certificates the stack issues).
+    client certificates the stack issues, its credentials, JWT signing keys: see
+    `proof_identities`; the program runs with each JWT provider's keys swapped for the proof's).
 
     A certificate with `source: existingSecret` is made here, as cert-manager would have
     made it before `pulumi up`: its Secret is among the objects and is what the program reads.
     """
     config = source.config
     existing = [certificate_secret(config, item) for item in config.certificates if item.source == "existingSecret"]
+    raw_config, identities = with_proof_identities(config, source.raw_config)
     try:
         run = run_program(
             source.name,
-            source.raw_config,
+            raw_config,
             material=RealMaterial(),
             gateway_address=LOCAL_GATEWAY_ADDRESS,
             existing_secrets=existing,
@@ -62,7 +65,8 @@ def rendered_for_proof(source: StackSource) -> tuple[list[dict[str, Any]], dict[
     except ProgramFailed as error:
         raise ConformanceFailure(str(error)) from None
     objects = [item for item in kubernetes_objects(run, hide_secrets=False) if not is_helm_stand_in(item)]
-    return existing + objects, dict(run.outputs.get("CA_CERTS") or {}), ProofMaterial.from_outputs(run.outputs)
+    identities.client_certificates = ProofMaterial.from_outputs(run.outputs).client_certificates
+    return existing + objects, dict(run.outputs.get("CA_CERTS") or {}), identities
 
 
 @contextmanager
@@ -86,7 +90,7 @@ def local_gateway_for(source: StackSource, step: Step = _no_step) -> Iterator[tu
             ca_files[secret_name].write_text(pem)
         with ExitStack() as running:
             with step(f"translate with egctl {version} and start Envoy on {LOCAL_GATEWAY_ADDRESS}"):
-                gateway = running.enter_context(run_local_gateway(objects, version))
+                gateway = running.enter_context(run_local_gateway(objects, version, https_stand_ins=material.jwks_stand_ins))
             yield gateway, ca_files, material
 
 

@@ -402,3 +402,28 @@ def listener_ports(bootstrap: dict) -> dict[str, int]:
         listener.get("name", ""): int(((listener.get("address") or {}).get("socketAddress") or {}).get("portValue", 0))
         for listener in (bootstrap.get("staticResources") or {}).get("listeners") or []
     }
+
+
+def redirect_to_stand_ins(bootstrap: dict, stand_ins: dict[tuple[str, int], tuple[str, int, str]]) -> None:
+    """Send each DNS cluster whose host and port are in `stand_ins` to the local stand-in
+    ``(address, port, CA PEM)`` instead: a STATIC cluster on that loopback address whose TLS
+    trusts only the stand-in's CA (the SNI stays the real host's). For local proofs only: a
+    gateway fetching from the internet (a JWKS by URL) reaches a local server instead."""
+    for cluster in (bootstrap.get("staticResources") or {}).get("clusters") or []:
+        is_dns = cluster.get("type") in DNS_CLUSTER_TYPES or (cluster.get("clusterType") or {}).get("name") == DNS_CLUSTER_EXTENSION
+        if not is_dns:
+            continue
+        for node in walk_dictionaries(cluster.get("loadAssignment")):
+            socket_address = node.get("socketAddress")
+            if socket_address is None:
+                continue
+            key = (str(socket_address.get("address")), int(socket_address.get("portValue", 0)))
+            if key not in stand_ins:
+                continue
+            address, port, ca_pem = stand_ins[key]
+            socket_address["address"], socket_address["portValue"] = address, port
+            cluster.pop("clusterType", None)
+            cluster["type"] = "STATIC"
+            for dictionary in walk_dictionaries(cluster.get("transportSocket")):
+                if "validationContext" in dictionary:
+                    dictionary["validationContext"] = {"trustedCa": {"inlineString": ca_pem}}

@@ -32,12 +32,14 @@ import subprocess
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from gatestack.https_stand_in import HttpsStandIn
 from gatestack.echo_server import EchoServer, deployment_selected_by_service, echo_context_for_deployment
 from gatestack.envoy_bootstrap import (
     LOCAL_ADDRESS,
@@ -46,6 +48,7 @@ from gatestack.envoy_bootstrap import (
     assert_loopback_only,
     build_static_bootstrap,
     free_loopback_port,
+    redirect_to_stand_ins,
     walk_dictionaries,
 )
 from gatestack.toolchain import DEFAULT_ENVOY_GATEWAY_VERSION, ensure_envoy
@@ -175,6 +178,25 @@ def start_echo_servers(result: TranslationResult, bootstrap: dict, stack: ExitSt
     return servers
 
 
+def start_https_stand_ins(documents: dict[str, str], bootstrap: dict, stack: ExitStack) -> list[HttpsStandIn]:
+    """One HTTPS stand-in per host of the URLs, each on its own loopback address (127.0.200.x),
+    and the bootstrap's clusters for those hosts redirected to them."""
+    by_host: dict[tuple[str, int], dict[str, str]] = {}
+    for url, body in documents.items():
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        by_host.setdefault((parts.hostname or "", port), {})[parts.path or "/"] = body
+    stand_ins = []
+    redirects: dict[tuple[str, int], tuple[str, int, str]] = {}
+    for index, ((host, port), served) in enumerate(sorted(by_host.items())):
+        stand_in = HttpsStandIn(host, f"127.0.200.{index + 1}", served).start()
+        stack.callback(stand_in.stop)
+        stand_ins.append(stand_in)
+        redirects[(host, port)] = (stand_in.address, stand_in.port, stand_in.ca_pem)
+    redirect_to_stand_ins(bootstrap, redirects)
+    return stand_ins
+
+
 def admin_is_ready(admin_port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://{LOCAL_ADDRESS}:{admin_port}/ready", timeout=1) as response:
@@ -225,8 +247,12 @@ def run_local_gateway(
     envoy_gateway_version: str = DEFAULT_ENVOY_GATEWAY_VERSION,
     gateway: str | None = None,
     ready_timeout_seconds: float = DEFAULT_READY_TIMEOUT_SECONDS,
+    https_stand_ins: dict[str, str] | None = None,
 ) -> Iterator[LocalGateway]:
-    """Run the gateway the objects describe on 127.0.0.1 until the ``with`` block ends (see module docstring)."""
+    """Run the gateway the objects describe on 127.0.0.1 until the ``with`` block ends (see module docstring).
+
+    ``https_stand_ins`` maps a URL the gateway would fetch from outside (a JWKS by URL) to the
+    document a local HTTPS stand-in serves instead (``gatestack.https_stand_in``)."""
     result = translate(objects, envoy_gateway_version)
     failures = condition_failures(result)
     if failures:
@@ -239,7 +265,6 @@ def run_local_gateway(
     bootstrap = build_static_bootstrap(
         result.config_dumps[gateway_key], result.objects, admin_port, node_name=f"local-{namespace}-{name}"
     )
-    assert_loopback_only(bootstrap)
     envoy_listener_ports = {
         int(((listener.get("address") or {}).get("socketAddress") or {}).get("portValue", 0))
         for listener in bootstrap["staticResources"]["listeners"]
@@ -248,6 +273,8 @@ def run_local_gateway(
     envoy = ensure_envoy()
 
     with ExitStack() as stack:
+        start_https_stand_ins(https_stand_ins or {}, bootstrap, stack)
+        assert_loopback_only(bootstrap)
         scratch = Path(tempfile.mkdtemp(prefix="gatestack-local-gateway-"))
         stack.callback(shutil.rmtree, scratch, ignore_errors=True)
         echo_servers = start_echo_servers(result, bootstrap, stack)

@@ -34,6 +34,8 @@ PLACEHOLDER_ADDRESS = "<address assigned by the load balancer>"
 SECRET_TYPE = "kubernetes:core/v1:Secret"
 _SECRET_SIGNATURE = rpc._special_sig_key  # "4dabf18193072939515e22adb298388d"
 _SECRET_VALUE = rpc._special_secret_sig
+# Config keys that hold secrets (basic-auth passwords and API keys).
+SECRET_CONFIG_KEYS = ("credentials",)
 
 
 @dataclass
@@ -202,14 +204,16 @@ def run_program(
     material: Optional[CertificateMaterial] = None,
     gateway_address: str = PLACEHOLDER_ADDRESS,
     existing_secrets: Sequence[dict[str, Any]] = (),
+    secret_keys: Optional[Sequence[str]] = None,
 ) -> ProgramRun:
     """Run `__main__.py` for `stack` with `raw_config` (a stack file's project keys).
 
     `material` makes what pulumi-tls would (placeholders by default). `existing_secrets`
     are Secret objects (with base64 `data`) the mock cluster already holds: a read of one
     answers its `data`, e.g. the real material of `existing_certificate_secrets`; a read of
-    any other Secret answers `placeholder_secret_data`. Raises `ProgramFailed` with the
-    program's message when it stops, e.g. on a config error.
+    any other Secret answers `placeholder_secret_data`. `secret_keys` are the config keys the
+    engine marks secret (default: `credentials` when present, as `--secret` would). Raises
+    `ProgramFailed` with the program's message when it stops, e.g. on a config error.
     """
     held = {f"{item['metadata']['namespace']}/{item['metadata']['name']}": item for item in existing_secrets}
     mocks = _Mocks(material or PlaceholderMaterial(), gateway_address, held)
@@ -218,7 +222,10 @@ def run_program(
     # A run that failed inside an apply leaves its other outputs' tasks here, and every run
     # awaits all of them at its end: start empty, as the SDK's own `pulumi.runtime.test` does.
     settings.SETTINGS.outputs.clear()
-    pulumi.runtime.set_all_config(engine_config_from_raw(raw_config), [])
+    if secret_keys is None:
+        # As the engine marks them when set with --secret (the program refuses them otherwise).
+        secret_keys = [f"{PROJECT_NAME}:{key}" for key in SECRET_CONFIG_KEYS if key in raw_config]
+    pulumi.runtime.set_all_config(engine_config_from_raw(raw_config), list(secret_keys))
     pulumi.runtime.set_mocks(mocks, project=PROJECT_NAME, stack=stack, preview=False, monitor=monitor)
     root = settings.get_root_resource()
     try:

@@ -14,6 +14,7 @@ from typing import Any, Literal, Optional
 from pydantic import Field, model_validator
 
 from gateway_config.base import ConfigModel
+from gateway_config.security_policies import Credentials, SecurityPolicyConfig
 from gateway_config.traffic_policies import (
     BackendTrafficPolicyConfig,
     ClientCertificateAuthorityConfig,
@@ -420,6 +421,9 @@ class StackConfig(ConfigModel):
     client_certificate_authorities: list[ClientCertificateAuthorityConfig] = Field(default_factory=list, max_length=16)
     backend_traffic_policies: list[BackendTrafficPolicyConfig] = Field(default_factory=list, max_length=64)
     client_traffic_policies: list[ClientTrafficPolicyConfig] = Field(default_factory=list, max_length=64)
+    security_policies: list[SecurityPolicyConfig] = Field(default_factory=list, max_length=64)
+    # Basic-auth passwords and API keys by policy and user: a Pulumi secret (security_policies.py).
+    credentials: Credentials = Field(default_factory=dict)
 
     def certificate_namespace(self, certificate: CertificateConfig) -> str:
         return certificate.namespace or self.namespace

@@ -3,6 +3,8 @@ Secrets they read. Pure functions of the config, like `manifests.py`."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from typing import Any
 
 from pydantic import BaseModel
@@ -10,6 +12,8 @@ from pydantic import BaseModel
 from gateway_config.base import ConfigModel
 from gateway_config.manifests import ENVOY_GATEWAY_GROUP, GATEWAY_API_GROUP
 from gateway_config.models import StackConfig
+from gateway_config.security_policies import SecurityPolicyConfig
+from gateway_config.security_semantics import api_keys_secret_name, basic_auth_secret_name
 from gateway_config.traffic_policies import (
     BackendTrafficPolicyConfig,
     ClientCertificateAuthorityConfig,
@@ -105,3 +109,37 @@ def client_ca_subject(authority: ClientCertificateAuthorityConfig) -> dict[str, 
     if authority.organization:
         subject["organization"] = authority.organization
     return subject
+
+
+# --- SecurityPolicy -------------------------------------------------------------------------------
+
+BASIC_AUTH_KEY = ".htpasswd"  # the key Envoy Gateway reads users from
+
+
+def htpasswd(passwords: dict[str, str]) -> str:
+    """htpasswd lines `user:{SHA}<base64 SHA-1>`, the only scheme Envoy's basic auth reads."""
+    return "".join(
+        f"{user}:{{SHA}}{base64.b64encode(hashlib.sha1(password.encode()).digest()).decode()}\n"
+        for user, password in passwords.items()
+    )
+
+
+def security_policy_object(config: StackConfig, policy: SecurityPolicyConfig) -> dict[str, Any]:
+    """A SecurityPolicy; basic-auth users and API keys become references to the Secrets the
+    stack declares for them (`<policy>-basic-auth`, `<policy>-api-keys`)."""
+    spec = spec_of(policy)
+    for key in ("name", "targetRefs"):
+        spec.pop(key)
+    if policy.basic_auth is not None:
+        spec["basicAuth"].pop("users")
+        spec["basicAuth"]["users"] = {"group": "", "kind": "Secret", "name": basic_auth_secret_name(policy)}
+    if policy.api_key_auth is not None:
+        block = spec["apiKeyAuth"]
+        block.pop("clients")
+        block["credentialRefs"] = [{"group": "", "kind": "Secret", "name": api_keys_secret_name(policy)}]
+    return _policy("SecurityPolicy", config, policy, spec)
+
+
+def credential_secret_object(config: StackConfig, name: str, string_data: Any) -> dict[str, Any]:
+    """An Opaque Secret of the stack's (its values are Pulumi secrets in the component)."""
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": _metadata(name, config.namespace), "type": "Opaque", "stringData": string_data}

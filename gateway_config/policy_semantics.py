@@ -42,7 +42,15 @@ def policy_problems(config: StackConfig) -> list[Problem]:
         *_client_ca_problems(config),
         *_backend_traffic_policy_problems(config),
         *_client_traffic_policy_problems(config),
+        *_security_problems(config),
     ]
+
+
+def _security_problems(config: StackConfig) -> list[Problem]:
+    # Imported here: security_semantics builds on this module's target rules.
+    from gateway_config.security_semantics import security_policy_problems
+
+    return list(security_policy_problems(config))
 
 
 # --- targets ---------------------------------------------------------------------------------

@@ -117,3 +117,54 @@ def test_a_client_ca_from_an_existing_secret_declares_nothing_and_reads_it(raw_c
     secrets = [r for r in run.of_type("kubernetes:core/v1:Secret") if r.name == "staging-client-ca-secret"]
     assert [secret.read for secret in secrets] == [True]
     assert not [r for r in run.resources if r.type.startswith("tls:") and r.name.startswith("staging-client-ca")]
+
+
+# --- SecurityPolicies: credentials stay secret ------------------------------------------------------
+
+
+def security_config() -> dict[str, Any]:
+    from tests.test_security_policy_config import with_security
+
+    return with_security()
+
+
+def test_credentials_in_clear_text_stop_the_program() -> None:
+    """GIVEN credentials the engine does not mark secret (set without --secret) WHEN the
+    program runs THEN it stops before declaring anything, saying how to set them."""
+    from gatestack.program import ProgramFailed
+
+    try:
+        run_program("dev", security_config(), secret_keys=[])
+    except ProgramFailed as error:
+        assert "credentials: holds passwords and API keys in clear text" in str(error)
+        assert "pulumi config set --secret --path 'credentials.<policy>.<user>'" in str(error)
+        assert not error.resources
+    else:
+        raise AssertionError("the program accepted credentials in clear text")
+
+
+def test_passwords_and_keys_are_secret_hashed_and_never_shown() -> None:
+    from tests.test_security_policy_config import API_KEY, PASSWORD
+
+    run = run_program("dev", security_config())
+    secrets = {r.name: r for r in run.of_type("kubernetes:core/v1:Secret")}
+    for name in ("admin-basic-auth", "keys-api-keys"):
+        assert "stringData" in secrets[name].secret_inputs, f"{name} data is not a Pulumi secret"
+    basic = secrets["admin-basic-auth"].inputs["stringData"][".htpasswd"]
+    assert basic.startswith("alice:{SHA}") and PASSWORD not in basic
+    assert secrets["keys-api-keys"].inputs["stringData"] == {"client-a": API_KEY, "client-b": API_KEY + "-b"}
+    elsewhere = [r.name for r in run.resources if r.name != "keys-api-keys" and (PASSWORD in repr(r.inputs) or API_KEY in repr(r.inputs))]
+    assert not elsewhere
+    rendered = to_yaml(kubernetes_objects(run))
+    assert PASSWORD not in rendered and API_KEY not in rendered and "{SHA}" not in rendered
+    assert PASSWORD not in str(run.outputs) and API_KEY not in str(run.outputs)
+
+
+def test_a_security_policy_waits_for_its_secret_and_its_route() -> None:
+    run = run_program("dev", security_config())
+    policies = {r.name: r for r in run.of_type("kubernetes:gateway.envoyproxy.io/v1alpha1:SecurityPolicy")}
+    secrets = {r.name: r.urn for r in run.of_type("kubernetes:core/v1:Secret")}
+    routes = {r.name: r.urn for r in run.of_type("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute")}
+    assert secrets["admin-basic-auth"] in policies["admin-security-policy"].dependencies
+    assert routes["admin-http-route"] in policies["admin-security-policy"].dependencies
+    assert components(run, "SecurityPolicy").keys() == {"web", "admin", "keys"}

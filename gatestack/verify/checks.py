@@ -30,7 +30,8 @@ from gatestack.verify.probes import (
 from gatestack.verify.backend_policy_checks import BackendPolicyChecks, check_timeouts
 from gatestack.verify.client_policy_checks import ClientPolicyChecks
 from gatestack.verify.material import ClientCertificate, ProofMaterial, load_client_certificate
-from gatestack.verify.policy_targets import effective_listener_policy
+from gatestack.verify.policy_targets import effective_listener_policy, effective_policy
+from gatestack.verify.security_checks import SecurityChecks
 from gatestack.verify.results import CheckResult
 from gatestack.verify.route_checks import RouteChecks
 
@@ -60,6 +61,19 @@ class Verifier(RouteChecks):
             detail = f"not checked: {detail}"
         if not any(result.name == name and result.skipped for result in self.results):
             self.results.append(CheckResult(name, False, detail, skipped=True))
+
+    def security_policy_for(self, listener: Listener, probe: Probe) -> Any:
+        """The SecurityPolicy in effect for the rule `probe` reaches on `listener`, or None."""
+        outcome = listener.table.outcome(probe)
+        if outcome.entry is None:
+            return None
+        return effective_policy(self.config.security_policies, listener.name, outcome.entry.route, outcome.entry.rule)
+
+    def authentication_for(self, listener: Listener, probe: Probe) -> Optional[list[tuple[str, str]]]:
+        """Headers authenticating `probe` to its rule's SecurityPolicy ([] if it needs none,
+        None if verify has no credentials for it)."""
+        policy = self.security_policy_for(listener, probe)
+        return [] if policy is None else self.material.authentication(policy)
 
     def client_certificate_for(self, listener_name: str) -> Optional[ClientCertificate]:
         """The client certificate a listener asks for (mutual TLS), when verify has one."""
@@ -92,15 +106,18 @@ class Verifier(RouteChecks):
         source: Optional[str] = None,
         timeout: Optional[float] = None,
         context: Optional[ssl.SSLContext] = None,
+        authenticate: bool = True,
     ) -> Response:
         """`probe` on `listener`, with extra headers, from a local `source` address, over TLS
-        with `context` (default: the listener's, with its client certificate if it needs one)."""
+        with `context` (default: the listener's, with its client certificate if it needs one),
+        and (`authenticate`) with valid credentials when the rule it reaches asks for them."""
+        credentials = self.authentication_for(listener, probe) if authenticate else []
         return send_request(
             listener.target,
             probe.method,
             probe.host,
             probe.path,
-            [*probe.headers, *extra_headers],
+            [*probe.headers, *extra_headers, *(credentials or [])],
             tls=(context or self.context_for(listener, sni or probe.host)) if listener.https else None,
             sni=sni,
             timeout=timeout or self.timeout,
@@ -150,6 +167,7 @@ class Verifier(RouteChecks):
             self.guarded(f"route {route.name}", self.check_route, route_index, route, listeners)
         self.guarded("negative checks", self.check_negatives, listeners)
         self.guarded("client traffic policies", ClientPolicyChecks(self, listeners).run)
+        self.guarded("security policies", SecurityChecks(self, listeners).run)
         self.guarded("retries", backend_policies.check_retries)
         self.guarded("circuit breakers", backend_policies.check_circuit_breakers)
         self.guarded("health checks", backend_policies.check_health_checks)

@@ -22,6 +22,7 @@ from gatestack.verify.oracle import (
     rule_label,
 )
 from gatestack.verify.probes import RequestFailed, Response
+from gatestack.verify.security_checks import action_for
 from gatestack.verify.statistics import split_intervals
 
 ORIGINAL_VALUE = "gatestack-verify-original"
@@ -46,6 +47,10 @@ class RouteChecks:
             primary: Optional[tuple[Listener, Probe]] = None
             for listener in (http or https) + (https if http else []):
                 for probe in self.rule_probes(route_index, route, rule_index, rule, listener, label):
+                    refused = self.refusal_expected(listener, probe)
+                    if refused:
+                        self.skip(f"{label}: {probe.label(listener.https)} -> {self.expectation(rule)} ({listener.name})", refused)
+                        continue
                     self.check_routing(label, rule, listener, probe)
                     if primary is None and (not listener.https or not http):
                         primary = (listener, probe)
@@ -54,6 +59,19 @@ class RouteChecks:
                     self.skip(f"{label}: filters and split", "no request could be made that this rule takes")
                 continue
             self.check_rule_details(label, rule, *primary)
+
+    def refusal_expected(self, listener: Listener, probe: Probe) -> str:
+        """Why the rule's SecurityPolicy refuses verify's plain requests (the policy's own checks
+        cover that), or '' when they go through."""
+        policy = self.security_policy_for(listener, probe)
+        if policy is None:
+            return ""
+        if self.material.authentication(policy) is None:
+            return f"SecurityPolicy {policy.name} asks for credentials verify was not given"
+        if policy.authorization is not None and listener.target.host == "127.0.0.1":
+            if action_for(policy, "127.0.0.1") == "Deny":
+                return f"SecurityPolicy {policy.name} denies this client's address 127.0.0.1"
+        return ""
 
     def rule_probes(
         self, route_index: int, route: RouteConfig, rule_index: int, rule: RouteRule, listener: Listener, label: str
