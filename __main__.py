@@ -88,8 +88,10 @@ gateway = Gateway(
 
 
 def backends_of(route: RouteConfig) -> list[EchoBackend]:
-    """The stack's backends a route forwards to: it waits for those, not for every backend."""
+    """The stack's backends a route forwards (or mirrors) to: it waits for those, not for every backend."""
     names = {ref.name for rule in route.rules for ref in rule.backend_refs if not ref.external}
+    mirrors = [f.request_mirror.backend_ref for rule in route.rules for f in rule.filters if f.request_mirror is not None]
+    names |= {ref.name for ref in mirrors if not ref.external}
     return [backends[name] for name in sorted(names)]
 
 

@@ -22,6 +22,10 @@ gateway's retries, timeouts and health checks on the real data plane:
 - ``X-Echo-Delay: <milliseconds>``: wait that long before answering.
 - ``X-Echo-Health-Checks: report``: the JSON gains ``healthChecks``, the health-check requests
   (``User-Agent: Envoy/HC``) this server has seen, as ``{"<method> <host><path>": count}``.
+- ``X-Echo-Mark: <token>``: the request is counted under ``<token>`` for the Deployment this server
+  answers for, over every echo server of the process (so copies a gateway mirrors to another
+  backend are counted too); ``X-Echo-Marks: <token>`` adds ``marks``, ``{"<deployment>": count}``,
+  to the JSON.
 
 Servers bind only to loopback addresses (the network rule: nothing leaves this machine).
 Standard library only; one thread per connection.
@@ -77,6 +81,28 @@ class FailureBudget:
 
 
 FAILURES = FailureBudget()
+MARK_HEADER = "X-Echo-Mark"
+MARKS_REPORT_HEADER = "X-Echo-Marks"
+
+
+class MarkCounter:
+    """Marked requests by token and Deployment, shared by every echo server of the process."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counts: dict[str, dict[str, int]] = {}
+
+    def count(self, token: str, deployment: str) -> None:
+        with self.lock:
+            by_deployment = self.counts.setdefault(token, {})
+            by_deployment[deployment] = by_deployment.get(deployment, 0) + 1
+
+    def report(self, token: str) -> dict[str, int]:
+        with self.lock:
+            return dict(self.counts.get(token, {}))
+
+
+MARKS = MarkCounter()
 
 
 def parse_failure(value: str) -> tuple[str, int, str] | None:
@@ -229,6 +255,8 @@ class EchoRequestHandler(BaseHTTPRequestHandler):
             self.server.record_health_check(f"{self.command} {self.headers.get('Host', '')}{self.path}")
         else:
             self.server.count_request()  # requests the gateway forwarded, not its own health checks
+        if self.headers.get(MARK_HEADER):
+            MARKS.count(self.headers[MARK_HEADER], self.server.deployment)
         if not self.obey_instructions():
             return
         path_only = self.path.split("?", 1)[0]
@@ -259,6 +287,8 @@ class EchoRequestHandler(BaseHTTPRequestHandler):
         }
         if self.headers.get(HEALTH_CHECK_REPORT_HEADER) == "report":
             document["healthChecks"] = self.server.health_checks_seen()
+        if self.headers.get(MARKS_REPORT_HEADER):
+            document["marks"] = MARKS.report(self.headers[MARKS_REPORT_HEADER])
         response_headers = [("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff")]
         for header_list in headers.get("X-Echo-Set-Header", []):
             for pair in header_list.split(","):
@@ -297,6 +327,8 @@ class EchoHTTPServer(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.requests_served = 0
         self.health_checks: dict[str, int] = {}
+        # `<deployment>-<hash>-<suffix>` pods: the Deployment this server answers for.
+        self.deployment = (context.pods[0].rsplit("-", 2)[0] if context.pods and context.pods[0].count("-") >= 2 else "")
         self.pod_cycle = itertools.cycle(context.pods or ("",))
 
     def server_bind(self) -> None:

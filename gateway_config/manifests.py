@@ -239,7 +239,7 @@ def _path_modifier(path: PathModifier) -> dict[str, Any]:
     return {"type": path.type, "replacePrefixMatch": path.replace_prefix_match}
 
 
-def _filter(route_filter: RouteFilter) -> dict[str, Any]:
+def _filter(route_filter: RouteFilter, ports: dict[str, int] | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {"type": route_filter.type}
     if route_filter.request_header_modifier is not None:
         result["requestHeaderModifier"] = _header_modifier(route_filter.request_header_modifier)
@@ -261,6 +261,24 @@ def _filter(route_filter: RouteFilter) -> dict[str, Any]:
         if route_filter.url_rewrite.path is not None:
             rewrite["path"] = _path_modifier(route_filter.url_rewrite.path)
         result["urlRewrite"] = rewrite
+    if route_filter.request_mirror is not None:
+        mirror = route_filter.request_mirror
+        ref = mirror.backend_ref
+        port = ref.port if ref.port is not None else (ports or {}).get(ref.name)
+        block: dict[str, Any] = {
+            "backendRef": {
+                "group": "",
+                "kind": "Service",
+                "name": ref.name,
+                **({"namespace": ref.namespace} if ref.namespace else {}),
+                **({"port": port} if port is not None else {}),
+            }
+        }
+        if mirror.percent is not None:
+            block["percent"] = mirror.percent
+        if mirror.fraction is not None:
+            block["fraction"] = {"numerator": mirror.fraction.numerator, "denominator": mirror.fraction.denominator}
+        result["requestMirror"] = block
     return result
 
 
@@ -284,7 +302,7 @@ def _rule(config: StackConfig, rule: RouteRule) -> dict[str, Any]:
             matches.append(entry)
         result["matches"] = matches
     if rule.filters:
-        result["filters"] = [_filter(route_filter) for route_filter in rule.filters]
+        result["filters"] = [_filter(route_filter, ports) for route_filter in rule.filters]
     if rule.backend_refs:
         result["backendRefs"] = [
             {

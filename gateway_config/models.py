@@ -347,21 +347,49 @@ class UrlRewrite(ConfigModel):
     path: Optional[PathModifier] = None
 
 
+class MirrorBackendRef(ConfigModel):
+    """The Service that receives copies. Must name a backend of this stack unless `external: true`."""
+
+    name: DnsLabel
+    namespace: Optional[DnsLabel] = None
+    port: Optional[Port] = None
+    external: bool = False
+
+
+class MirrorFraction(ConfigModel):
+    numerator: int = Field(ge=0)
+    denominator: int = Field(default=100, ge=1)
+
+
+class RequestMirror(ConfigModel):
+    """Copy requests to another backend (its answers are dropped): all of them, or `percent`
+    (0-100) or `fraction` of them (one of the two)."""
+
+    backend_ref: MirrorBackendRef
+    percent: Optional[int] = Field(default=None, ge=0, le=100)
+    fraction: Optional[MirrorFraction] = None
+
+
 class RouteFilter(ConfigModel):
     """One filter, Gateway API shaped: `type` plus the block of that type."""
 
-    type: Literal["RequestHeaderModifier", "ResponseHeaderModifier", "RequestRedirect", "URLRewrite"]
+    type: Literal["RequestHeaderModifier", "ResponseHeaderModifier", "RequestRedirect", "URLRewrite", "RequestMirror"]
     request_header_modifier: Optional[HeaderModifier] = None
     response_header_modifier: Optional[HeaderModifier] = None
     request_redirect: Optional[RequestRedirect] = None
     url_rewrite: Optional[UrlRewrite] = Field(default=None, alias="urlRewrite")
+    request_mirror: Optional[RequestMirror] = None
 
 
 class BackendRef(ConfigModel):
     """A Service the rule forwards to. Default weight 1; the port defaults to the declared
-    backend's. Must name a backend of this stack unless `external: true`."""
+    backend's. Must name a backend of this stack unless `external: true`.
+    `kind: InferencePool` names one of `inferencePools` instead (its only backend in the rule;
+    the port defaults to the pool's first target port)."""
 
     name: DnsLabel
+    kind: Literal["Service", "InferencePool"] = "Service"
+    group: Optional[Literal["", "inference.networking.k8s.io"]] = None
     namespace: Optional[DnsLabel] = None
     port: Optional[Port] = None
     weight: Weight = 1
@@ -399,6 +427,9 @@ class RouteConfig(ConfigModel):
 
 # --- the whole stack -----------------------------------------------------------------
 
+# Imported here, once ResourceRequirements exists: the inference models build on it.
+from gateway_config.inference import InferencePoolConfig, ModelServerConfig  # noqa: E402
+
 
 class StackConfig(ConfigModel):
     """Everything one stack declares.
@@ -424,6 +455,9 @@ class StackConfig(ConfigModel):
     security_policies: list[SecurityPolicyConfig] = Field(default_factory=list, max_length=64)
     # Basic-auth passwords and API keys by policy and user: a Pulumi secret (security_policies.py).
     credentials: Credentials = Field(default_factory=dict)
+    # Inference routing (gateway_config/inference.py): vLLM-style model servers and the pools in front of them.
+    model_servers: list[ModelServerConfig] = Field(default_factory=list, max_length=64)
+    inference_pools: list[InferencePoolConfig] = Field(default_factory=list, max_length=16)
 
     def certificate_namespace(self, certificate: CertificateConfig) -> str:
         return certificate.namespace or self.namespace

@@ -23,6 +23,7 @@ _FILTER_BLOCKS = {
     "ResponseHeaderModifier": "responseHeaderModifier",
     "RequestRedirect": "requestRedirect",
     "URLRewrite": "urlRewrite",
+    "RequestMirror": "requestMirror",
 }
 
 
@@ -49,7 +50,15 @@ def find_problems(config: StackConfig) -> list[Problem]:
         *_proxy_problems(config),
         *_production_problems(config),
         *_policy_problems(config),
+        *_mirror_problems(config),
     ]
+
+
+def _mirror_problems(config: StackConfig) -> list[Problem]:
+    # Imported here: mirror_semantics builds on this module's Problem.
+    from gateway_config.mirror_semantics import mirror_problems
+
+    return list(mirror_problems(config))
 
 
 def _policy_problems(config: StackConfig) -> list[Problem]:
@@ -224,6 +233,7 @@ def _filter_problems(rule: RouteRule, where: str) -> Iterator[Problem]:
                 ("responseHeaderModifier", route_filter.response_header_modifier),
                 ("requestRedirect", route_filter.request_redirect),
                 ("urlRewrite", route_filter.url_rewrite),
+                ("requestMirror", route_filter.request_mirror),
             )
             if value is not None
         ]

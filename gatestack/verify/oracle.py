@@ -278,6 +278,7 @@ def rule_filter(rule: RouteRule, kind: str) -> Any:
                 "ResponseHeaderModifier": route_filter.response_header_modifier,
                 "RequestRedirect": route_filter.request_redirect,
                 "URLRewrite": route_filter.url_rewrite,
+                "RequestMirror": route_filter.request_mirror,
             }[kind]
     return None
 

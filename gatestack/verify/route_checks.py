@@ -21,6 +21,7 @@ from gatestack.verify.oracle import (
     rule_filter,
     rule_label,
 )
+from gatestack.verify.mirror_checks import check_mirror
 from gatestack.verify.probes import RequestFailed, Response
 from gatestack.verify.security_checks import action_for
 from gatestack.verify.statistics import split_intervals
@@ -228,6 +229,9 @@ class RouteChecks:
             self.check_rewrite(label, rule, rewrite, listener, probe)
         if len(rule.backend_refs) > 1 and not redirect:
             self.check_split(label, rule, listener, probe)
+        mirror = rule_filter(rule, "RequestMirror")
+        if mirror is not None and not redirect:
+            check_mirror(self, label, mirror, listener, probe)
 
     def echo_for(self, listener: Listener, probe: Probe, extra: list[tuple[str, str]]) -> tuple[Optional[Response], Optional[dict], str]:
         try:
