@@ -1,0 +1,188 @@
+"""Inference routing as typed config: model servers, and the InferencePools in front of them.
+
+What ACK's "Gateway with Inference Extension" adds to a gateway: a route rule whose backend is an
+`InferencePool` (Gateway API Inference Extension, `inference.networking.k8s.io/v1`) sends each
+request to the model-server pod that the pool's Endpoint Picker (EPP) chooses from live metrics
+(queue depth, KV-cache use, prefix cache), instead of round robin.
+
+- `modelServers`: vLLM-style Deployments (OpenAI-compatible API on port 8000), the workloads a
+  pool selects by their pod labels.
+- `inferencePools`: each pool's `selector` (pod labels), `targetPorts`, `failureMode` and its
+  EPP (`endpointPicker`: image, replicas, resources, scorer weights or a whole plugins config,
+  metrics refresh interval). The objects declared for them are built in
+  `inference_manifests.py`; the rules relating them to the rest of the stack are in
+  `inference_semantics.py`.
+
+Field names follow the InferencePool CRD (`selector`, `targetPorts[].number`, `appProtocol`,
+`failureMode`) and the upstream `inferencepool` Helm chart's values (the EPP's).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, Optional
+
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
+
+from gateway_config.base import ConfigModel
+from gateway_config.fields import Duration, Image, Port, Replicas
+from gateway_config.models import ResourceRequirements
+
+# The Endpoint Picker release the stacks run (the upstream image of the release whose `epp`
+# the local cluster builds, gatestack/toolchain/inference.py).
+DEFAULT_EPP_IMAGE = "registry.k8s.io/gateway-api-inference-extension/epp:v1.5.0"
+# A vLLM release with the OpenAI-compatible server (`vllm/vllm-openai`), pinned.
+DEFAULT_VLLM_IMAGE = "vllm/vllm-openai:v0.11.0"
+# The inferencepool chart truncates a release name to 40 characters before adding `-epp`.
+MAX_POOL_NAME_LENGTH = 40
+
+# Kubernetes' DNS-1035 label: Service names (a pool names a Service, and so does its EPP).
+_DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+# A label key: an optional DNS-subdomain prefix and '/', then a name of at most 63 characters.
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_LABEL_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# A label value, as the InferencePool CRD and Kubernetes both state it.
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def _fail(kind: str, message: str) -> PydanticCustomError:
+    return PydanticCustomError(kind, message)
+
+
+def _service_name(limit: int):
+    def check(value: str) -> str:
+        if len(value) > limit or not _DNS_1035_LABEL.match(value):
+            raise _fail(
+                "dns_1035_label",
+                f"'{value}' is not a valid name here; use at most {limit} lowercase letters, digits and '-', "
+                "starting with a letter and ending with a letter or digit (it names a Service)",
+            )
+        return value
+
+    return check
+
+
+def _label_key(value: str) -> str:
+    prefix, _, name = value.rpartition("/")
+    if (
+        len(name) > 63
+        or not _LABEL_NAME.match(name)
+        or (prefix and (len(prefix) > 253 or not _LABEL_PREFIX.match(prefix)))
+        or value.startswith("/")
+    ):
+        raise _fail(
+            "label_key",
+            f"'{value}' is not a label key; use a name of at most 63 letters, digits, '-', '_' or '.' (starting and "
+            "ending with a letter or digit), optionally after a DNS prefix and '/', such as 'app' or 'example.com/model'",
+        )
+    return value
+
+
+def _label_value(value: str) -> str:
+    if len(value) > 63 or not _LABEL_VALUE.match(value):
+        raise _fail(
+            "label_value",
+            f"'{value}' is not a label value; use at most 63 letters, digits, '-', '_' or '.', starting and ending "
+            "with a letter or digit",
+        )
+    return value
+
+
+PoolName = Annotated[str, AfterValidator(_service_name(MAX_POOL_NAME_LENGTH))]
+ModelServerName = Annotated[str, AfterValidator(_service_name(63))]
+LabelKey = Annotated[str, AfterValidator(_label_key)]
+LabelValue = Annotated[str, AfterValidator(_label_value)]
+Labels = dict[LabelKey, LabelValue]
+
+
+class ModelServerConfig(ConfigModel):
+    """A vLLM-style model server: a Deployment whose pods serve an OpenAI-compatible API
+    (`POST /v1/completions`, `GET /v1/models`, Prometheus `/metrics` with vLLM's names) on `port`.
+
+    Defaults: the pinned vLLM image, 1 replica, port 8000, one GPU (`nvidia.com/gpu`), the pod
+    labels `app: <name>` plus `labels` (what a pool's `selector` matches).
+    """
+
+    name: ModelServerName
+    model: str = Field(min_length=1, max_length=256)
+    image: Image = DEFAULT_VLLM_IMAGE
+    replicas: Replicas = 1
+    port: Port = 8000
+    labels: Labels = Field(default_factory=dict, max_length=32)
+    gpus: int = Field(default=1, ge=0, le=16)
+    resources: Optional[ResourceRequirements] = None
+    args: list[str] = Field(default_factory=list, max_length=64)
+
+    @property
+    def pod_labels(self) -> dict[str, str]:
+        return {"app": self.name, **self.labels}
+
+
+class TargetPort(ConfigModel):
+    number: Port
+
+
+class ScorerWeights(ConfigModel):
+    """Weights of the EPP's scorers (the upstream chart's defaults: queue 2, KV cache 2, prefix
+    cache 3). A scorer at weight 0 is left out; at least one must be positive."""
+
+    queue: int = Field(default=2, ge=0, le=100)
+    kv_cache_utilization: int = Field(default=2, ge=0, le=100)
+    prefix_cache: int = Field(default=3, ge=0, le=100)
+
+
+def _default_epp_resources() -> ResourceRequirements:
+    # The upstream chart's: sized for high request rates; no CPU limit so scheduling can burst.
+    return ResourceRequirements.model_validate({"requests": {"cpu": "4", "memory": "8Gi"}, "limits": {"memory": "16Gi"}})
+
+
+class EndpointPicker(ConfigModel):
+    """The pool's Endpoint Picker, run as upstream's `inferencepool` chart runs it.
+
+    Defaults: the v1.5.0 image, 1 replica (more turn on leader election), the chart's resources
+    (requests 4 CPU / 8Gi, limit 16Gi), ext_proc on port 9002, metrics refreshed every 50ms and
+    stale after 2s, the chart's scorers (`scorerWeights`), log verbosity 1, and Envoy waiting
+    up to 10s for each ext_proc message. `pluginsConfig` replaces the generated
+    EndpointPickerConfig with one of your own (YAML text), instead of `scorerWeights`.
+    """
+
+    image: Image = DEFAULT_EPP_IMAGE
+    replicas: int = Field(default=1, ge=1, le=10)
+    resources: ResourceRequirements = Field(default_factory=_default_epp_resources)
+    port: Port = 9002
+    refresh_metrics_interval: Duration = "50ms"
+    metrics_staleness_threshold: Duration = "2s"
+    scorer_weights: Optional[ScorerWeights] = None
+    plugins_config: Optional[str] = Field(default=None, min_length=1, max_length=65536)
+    log_verbosity: int = Field(default=1, ge=0, le=10)
+    message_timeout: Duration = "10s"
+
+    @property
+    def effective_scorer_weights(self) -> ScorerWeights:
+        return self.scorer_weights or ScorerWeights()
+
+
+class InferencePoolConfig(ConfigModel):
+    """An InferencePool: the model-server pods `selector` picks (same namespace), served on
+    `targetPorts`, with an Endpoint Picker choosing one per request.
+
+    `failureMode` (the CRD's default, `FailClose`): what the gateway does when the EPP cannot be
+    reached. FailClose answers 5xx; FailOpen forwards to a pod of the pool chosen by the gateway.
+    """
+
+    name: PoolName
+    selector: Labels = Field(min_length=1, max_length=64)
+    target_ports: list[TargetPort] = Field(default_factory=lambda: [TargetPort(number=8000)], min_length=1, max_length=8)
+    app_protocol: Literal["http", "kubernetes.io/h2c"] = "http"
+    failure_mode: Literal["FailOpen", "FailClose"] = "FailClose"
+    endpoint_picker: EndpointPicker = Field(default_factory=EndpointPicker)
+
+    @property
+    def epp_name(self) -> str:
+        """The EPP's Deployment, Service, ServiceAccount and ConfigMap (the chart's `<release>-epp`)."""
+        return f"{self.name}-epp"
+
+    @property
+    def port_numbers(self) -> list[int]:
+        return [port.number for port in self.target_ports]
