@@ -17,6 +17,7 @@ from components import (
     EnvoyProxy,
     Gateway,
     GatewayClass,
+    GrpcRoute,
     SecurityPolicy,
     TlsCert,
     WeightedRoute,
@@ -116,11 +117,21 @@ client_authorities = {
     )
     for authority in config.client_certificate_authorities
 }
-routes_by_name = {route.name: component for route, component in zip(config.routes, routes)}
+grpc_routes = [
+    GrpcRoute(
+        route.name,
+        config=config,
+        route=route,
+        opts=pulumi.ResourceOptions(depends_on=[*controller.ready, gateway, *backends_of(route)]),
+    )
+    for route in config.grpc_routes
+]
+routes_by_name = {("HTTPRoute", route.name): component for route, component in zip(config.routes, routes)}
+routes_by_name |= {("GRPCRoute", route.name): component for route, component in zip(config.grpc_routes, grpc_routes)}
 
 
 def policy_targets(policy) -> list[pulumi.Resource]:
-    return [gateway, *(routes_by_name[ref.name] for ref in policy.target_refs if ref.kind == "HTTPRoute")]
+    return [gateway, *(routes_by_name[(ref.kind, ref.name)] for ref in policy.target_refs if ref.kind != "Gateway")]
 
 
 backend_traffic_policies = [

@@ -8,6 +8,7 @@ from components.envoy_gateway_controller import EnvoyGatewayController
 from components.envoy_proxy import EnvoyProxy
 from components.gateway import Gateway
 from components.gateway_class import GatewayClass
+from components.grpc_route import GrpcRoute
 from components.security_policy import SecurityPolicy
 from components.tls_cert import TlsCert
 from components.weighted_route import WeightedRoute
@@ -21,6 +22,7 @@ __all__ = [
     "EnvoyProxy",
     "Gateway",
     "GatewayClass",
+    "GrpcRoute",
     "SecurityPolicy",
     "TlsCert",
     "WeightedRoute",

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from gatestack.grpc_echo_server import GrpcEchoServer
 from gatestack.https_stand_in import HttpsStandIn
 from gatestack.echo_server import EchoServer, deployment_selected_by_service, echo_context_for_deployment
 from gatestack.envoy_bootstrap import (
@@ -55,6 +56,7 @@ from gatestack.toolchain import DEFAULT_ENVOY_GATEWAY_VERSION, ensure_envoy
 from gatestack.translate import TranslationResult, condition_failures, object_key, translate
 
 DEFAULT_READY_TIMEOUT_SECONDS = 60.0
+H2C_APP_PROTOCOL = "kubernetes.io/h2c"
 ENVOY_STOP_TIMEOUT_SECONDS = 10.0
 LOG_TAIL_LINES = 40
 POLL_INTERVAL_SECONDS = 0.1
@@ -171,8 +173,10 @@ def start_echo_servers(result: TranslationResult, bootstrap: dict, stack: ExitSt
             if port.get("protocol", "TCP") != "TCP" or (cluster_ip, int(port["port"])) not in wanted:
                 continue
             key = f"{object_key(service)}:{port['port']}"
+            # A port that speaks h2c (a gRPC backend of a GRPCRoute) gets the gRPC stand-in.
+            server_type = GrpcEchoServer if port.get("appProtocol") == H2C_APP_PROTOCOL else EchoServer
             try:
-                servers[key] = EchoServer(cluster_ip, int(port["port"]), context).start()
+                servers[key] = server_type(cluster_ip, int(port["port"]), context).start()
             except OSError as error:
                 raise LocalGatewayError(f"could not start the echo backend for Service {key} on {cluster_ip}:{port['port']}: {error}") from None
     return servers

@@ -444,6 +444,10 @@ def echo_backend_objects(backend: BackendConfig, namespace: str) -> dict[str, di
     # echo-basic listens on $PORT (default 3000): tell it when the stack picks another port.
     if backend.port != 3000:
         container["env"].append({"name": "PORT", "value": str(backend.port)})
+    if backend.protocol == "grpc":
+        # The echo image's gRPC mode; the Service's appProtocol tells the gateway to speak h2c.
+        container["env"].append({"name": "GRPC_ECHO_SERVER", "value": "true"})
+        service["spec"]["ports"][0]["appProtocol"] = "kubernetes.io/h2c"
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",

@@ -9,6 +9,7 @@ Rules that relate several values are checked afterwards, in `semantics.py`.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal, Optional
 
 from pydantic import Field, model_validator
@@ -245,6 +246,8 @@ class BackendConfig(ConfigModel):
     replicas: Replicas = 1
     port: Port = 3000
     version: str = "v1"
+    # `grpc`: the echo image serves gRPC (GRPC_ECHO_SERVER) and the Service says h2c, for GRPCRoutes.
+    protocol: Literal["http", "grpc"] = "http"
     resources: ResourceRequirements = Field(
         default_factory=lambda: ResourceRequirements.model_validate(
             {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}}
@@ -425,6 +428,67 @@ class RouteConfig(ConfigModel):
     rules: list[RouteRule] = Field(min_length=1, max_length=16)
 
 
+# --- gRPC routes -----------------------------------------------------------------------
+
+_GRPC_SERVICE = re.compile(r"^\.?[A-Za-z_][A-Za-z_0-9]*(\.[A-Za-z_][A-Za-z_0-9]*)*$")
+_GRPC_METHOD = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*$")
+
+
+class GrpcMethodMatch(ConfigModel):
+    """`service` (package-qualified, e.g. `helloworld.Greeter`) and/or `method` (e.g.
+    `SayHello`); `Exact` (default) or `RegularExpression` (RE2)."""
+
+    type: Literal["Exact", "RegularExpression"] = "Exact"
+    service: Optional[str] = Field(default=None, max_length=1024)
+    method: Optional[str] = Field(default=None, max_length=1024)
+
+    @model_validator(mode="after")
+    def _value_fits_type(self) -> "GrpcMethodMatch":
+        if self.service is None and self.method is None:
+            raise ValueError("give service, method or both")
+        for value, pattern, what in ((self.service, _GRPC_SERVICE, "service such as 'helloworld.Greeter'"),
+                                     (self.method, _GRPC_METHOD, "method name such as 'SayHello'")):
+            if value is None:
+                continue
+            if self.type == "RegularExpression":
+                validate_regular_expression(value)
+            elif not pattern.match(value):
+                raise ValueError(f"'{value}' is not a gRPC {what}")
+        return self
+
+
+class GrpcRouteMatch(ConfigModel):
+    method: Optional[GrpcMethodMatch] = None
+    headers: list[HeaderMatch] = Field(default_factory=list, max_length=16)
+
+
+class GrpcRouteFilter(ConfigModel):
+    """RequestHeaderModifier, ResponseHeaderModifier (metadata) or RequestMirror."""
+
+    type: Literal["RequestHeaderModifier", "ResponseHeaderModifier", "RequestMirror"]
+    request_header_modifier: Optional[HeaderModifier] = None
+    response_header_modifier: Optional[HeaderModifier] = None
+    request_mirror: Optional[RequestMirror] = None
+
+
+class GrpcRouteRule(ConfigModel):
+    """Matches, filters and weighted backends (which must speak gRPC: `protocol: grpc`)."""
+
+    name: Optional[SectionName] = None
+    matches: list[GrpcRouteMatch] = Field(default_factory=list, max_length=64)
+    filters: list[GrpcRouteFilter] = Field(default_factory=list, max_length=16)
+    backend_refs: list[BackendRef] = Field(min_length=1, max_length=16)
+
+
+class GrpcRouteConfig(ConfigModel):
+    """A GRPCRoute. Attaches to the stack's Gateway (all listeners) unless `parentRefs` says otherwise."""
+
+    name: KubernetesName
+    parent_refs: list[ParentRef] = Field(default_factory=list, max_length=32)
+    hostnames: list[Hostname] = Field(default_factory=list, max_length=16)
+    rules: list[GrpcRouteRule] = Field(min_length=1, max_length=16)
+
+
 # --- the whole stack -----------------------------------------------------------------
 
 # Imported here, once ResourceRequirements exists: the inference models build on it.
@@ -449,6 +513,7 @@ class StackConfig(ConfigModel):
     backends: list[BackendConfig] = Field(default_factory=list, max_length=256)
     routes: list[RouteConfig] = Field(default_factory=list)
     # Envoy Gateway policies (gateway_config/traffic_policies.py) and the CAs mutual TLS trusts.
+    grpc_routes: list[GrpcRouteConfig] = Field(default_factory=list, max_length=256)
     client_certificate_authorities: list[ClientCertificateAuthorityConfig] = Field(default_factory=list, max_length=16)
     backend_traffic_policies: list[BackendTrafficPolicyConfig] = Field(default_factory=list, max_length=64)
     client_traffic_policies: list[ClientTrafficPolicyConfig] = Field(default_factory=list, max_length=64)

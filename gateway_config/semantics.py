@@ -51,7 +51,15 @@ def find_problems(config: StackConfig) -> list[Problem]:
         *_production_problems(config),
         *_policy_problems(config),
         *_mirror_problems(config),
+        *_grpc_route_problems(config),
     ]
+
+
+def _grpc_route_problems(config: StackConfig) -> list[Problem]:
+    # Imported here: grpc_semantics builds on this module's Problem and parent rules.
+    from gateway_config.grpc_semantics import grpc_route_problems
+
+    return list(grpc_route_problems(config))
 
 
 def _mirror_problems(config: StackConfig) -> list[Problem]:

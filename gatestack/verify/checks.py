@@ -29,6 +29,7 @@ from gatestack.verify.probes import (
 )
 from gatestack.verify.backend_policy_checks import BackendPolicyChecks, check_timeouts
 from gatestack.verify.client_policy_checks import ClientPolicyChecks
+from gatestack.verify.grpc_checks import GrpcChecks
 from gatestack.verify.material import ClientCertificate, ProofMaterial, load_client_certificate
 from gatestack.verify.policy_targets import effective_listener_policy, effective_policy
 from gatestack.verify.security_checks import SecurityChecks
@@ -168,6 +169,7 @@ class Verifier(RouteChecks):
         self.guarded("negative checks", self.check_negatives, listeners)
         self.guarded("client traffic policies", ClientPolicyChecks(self, listeners).run)
         self.guarded("security policies", SecurityChecks(self, listeners).run)
+        self.guarded("gRPC routes", GrpcChecks(self, listeners).run)
         self.guarded("retries", backend_policies.check_retries)
         self.guarded("circuit breakers", backend_policies.check_circuit_breakers)
         self.guarded("health checks", backend_policies.check_health_checks)
