@@ -3,8 +3,8 @@ starts every component, keeps the node agent and the load balancer in step with 
 server, and stops everything on SIGTERM (`cluster down`).
 
 Start-up order: PKI -> etcd -> kube-apiserver -> controller-manager, scheduler -> the kwok
-node -> Gateway API and Envoy Gateway CRDs (server-side) -> Envoy Gateway's controller ->
-node agent and load balancer. It writes `ready` (a summary line) when all of that is up, or
+node -> Gateway API, Envoy Gateway and InferencePool CRDs (server-side) -> Envoy Gateway's
+controller -> node agent and load balancer. It writes `ready` (a summary line) when all of that is up, or
 `failed` (the reason) when something did not come up, and then exits.
 
 Run by `gatestack cluster up` as `python -m gatestack.cluster.supervisor STATE_DIRECTORY`;
@@ -80,7 +80,7 @@ class Supervisor:
         self.controller = start_envoy_gateway(paths["envoy-gateway"], paths["kubectl"], self.layout)
         log.info("Envoy Gateway controller ready")
         api = ClusterApi(self.layout.kubeconfig)
-        self.node_agent = NodeAgent(api, self.layout, paths["envoy"], paths["pod-bind"])
+        self.node_agent = NodeAgent(api, self.layout, paths["envoy"], paths["pod-bind"], paths.get("epp"))
         self.load_balancer = LoadBalancerController(api)
 
     def write_status(self) -> None:
@@ -89,6 +89,7 @@ class Supervisor:
             "controllerRunning": self.controller is not None and self.controller.running,
             "proxyPods": {pod.name: pod.ip for pod in self.node_agent.proxy_pods()},
             "loadBalancers": self.load_balancer.routes(),
+            **self.node_agent.inference_status(),
         }
         path = status_file(self.layout)
         temporary = path.with_suffix(".tmp")
@@ -124,8 +125,11 @@ class Supervisor:
         elif not stop_requested and not running:
             if self.controller is not None and self.controller.process is not None:
                 log.warning("%s", self.controller.failure())
-            self.controller = run_controller(self.layout)
-            log.info("Envoy Gateway controller (re)started")
+            try:
+                self.controller = run_controller(self.layout)
+                log.info("Envoy Gateway controller (re)started")
+            except StartupError as error:  # retried on the next round, as a crash-looping pod is
+                log.error("Envoy Gateway controller did not start: %s", error)
 
     def stop(self) -> None:
         if self.controller is not None:

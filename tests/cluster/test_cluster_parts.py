@@ -202,3 +202,20 @@ def test_pod_bind_gives_a_wildcard_bind_the_pod_address(tmp_path: Path) -> None:
     assert result.stdout.strip() == "127.0.0.9", result.stderr
     unshimmed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
     assert unshimmed.stdout.strip() == "0.0.0.0"
+
+
+def test_a_listener_on_a_port_the_controller_holds_is_refused_before_deploying_locally() -> None:
+    from gateway_config.loader import parse_stack_config
+    from gatestack.engine.deploy import controller_port_conflicts
+
+    raw = {"gateway": {"listeners": [
+        {"name": "admin", "protocol": "HTTP", "port": 8080},
+        {"name": "http", "protocol": "HTTP", "port": 80},
+        {"name": "webhook", "protocol": "HTTP", "port": 9443},
+    ]}}
+    conflicts = controller_port_conflicts(parse_stack_config(raw, "stacks/Pulumi.x.yaml"))
+    assert [line.split(":")[0] for line in conflicts] == ["listener admin", "listener webhook"]
+    for stack in ("dev", "staging", "prod"):
+        from tests.conftest import stack_raw_config
+
+        assert controller_port_conflicts(parse_stack_config(stack_raw_config(stack), stack)) == []

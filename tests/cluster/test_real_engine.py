@@ -192,7 +192,7 @@ def midway_stack_text() -> str:
             "api-gateway:gateway": {
                 "name": "midway-gateway",
                 "programmedTimeoutSeconds": 20,
-                "listeners": [{"name": "http", "protocol": "HTTP", "port": 8080}],
+                "listeners": [{"name": "http", "protocol": "HTTP", "port": 8000}],
             },
             "api-gateway:backends": [{"name": "echo"}],
             "api-gateway:routes": [{"name": "echo", "rules": [{"backendRefs": [{"name": "echo"}]}]}],
