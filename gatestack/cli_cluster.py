@@ -15,7 +15,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Callable, Optional
 
 import typer
 
@@ -217,5 +217,3 @@ def register(app: typer.Typer, load_stack: Callable, step: Callable) -> None:
             raise typer.Exit(1)
         delete_certificate_secrets(layout, kubectl_binary(), source.config)
 
-
-__all__: List[str] = ["cluster_app", "register"]

@@ -24,7 +24,6 @@ from gatestack.cluster.layout import (
     API_SERVER_PORT,
     ETCD_CLIENT_PORT,
     ETCD_PEER_PORT,
-    KUBERNETES_SERVICE_IP,
     NODE_IP,
     NODE_NAME,
     POD_CIDR,
@@ -32,11 +31,12 @@ from gatestack.cluster.layout import (
     ClusterLayout,
 )
 from gatestack.cluster.pki import ClusterPki
-from gatestack.cluster.processes import ManagedProcess, wait_for
+from gatestack.cluster.processes import ManagedProcess, stop_all, wait_for
 
 STARTUP_TIMEOUT_SECONDS = 120
 # Capacity the fake node reports: enough that a 1,000-route stack's pods always fit.
-NODE_CAPACITY = {"cpu": "64", "memory": "256Gi", "pods": "1000", "ephemeral-storage": "500Gi"}
+# GPUs as the device plugin would report them, for model-server pods (`nvidia.com/gpu`).
+NODE_CAPACITY = {"cpu": "64", "memory": "256Gi", "pods": "1000", "ephemeral-storage": "500Gi", "nvidia.com/gpu": "16"}
 
 
 @dataclass(frozen=True)
@@ -255,8 +255,6 @@ def start_control_plane(
         wait_for(f"node {NODE_NAME} Ready (kwok)", node_ready, STARTUP_TIMEOUT_SECONDS, kwok)
         return started
     except BaseException:
-        from gatestack.cluster.processes import stop_all
-
         stop_all(started)
         raise
 

@@ -122,10 +122,7 @@ def down(layout: ClusterLayout, progress: Callable[[str], None]) -> None:
         deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
         while pid_is_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if pid_is_alive(pid):
-            os.killpg(pid, 9)
-    # Anything the supervisor started is in its session; make sure none outlives it.
-    if pid is not None:
+        # Everything the supervisor started is in its process group: none may outlive it.
         try:
             os.killpg(pid, 9)
         except ProcessLookupError:

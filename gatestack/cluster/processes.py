@@ -115,10 +115,15 @@ def stop_all(processes: list[ManagedProcess]) -> None:
 
 
 def pid_is_alive(pid: int) -> bool:
+    """True while process `pid` runs; a zombie (exited, not yet reaped by its parent) is not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"

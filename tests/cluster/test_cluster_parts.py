@@ -219,3 +219,21 @@ def test_a_listener_on_a_port_the_controller_holds_is_refused_before_deploying_l
         from tests.conftest import stack_raw_config
 
         assert controller_port_conflicts(parse_stack_config(stack_raw_config(stack), stack)) == []
+
+
+def test_an_exited_process_is_not_alive_even_before_it_is_reaped() -> None:
+    import subprocess as subprocesses
+    import time as clock
+
+    from gatestack.cluster.processes import pid_is_alive
+
+    child = subprocesses.Popen([sys.executable, "-c", "pass"])
+    clock.sleep(0.5)  # exited, but not waited for: a zombie
+    assert not pid_is_alive(child.pid)
+    child.wait()
+    running = subprocesses.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
+    try:
+        assert pid_is_alive(running.pid)
+    finally:
+        running.kill()
+        running.wait()

@@ -24,7 +24,7 @@ from gatestack.engine.deploy import REPOSITORY_ROOT
 from gatestack.engine.pulumi_cli import PulumiCommandFailed, preview_steps, resource_type_of
 from gatestack.existing_secrets import existing_certificate_secrets
 from gatestack.program import run_program
-from tests.cluster.cluster_support import Deployment, deploy, kubectl, kubectl_json
+from tests.cluster.cluster_support import Deployment, kubectl, kubectl_json
 from tests.conftest import STACK_NAMES
 
 SEED_CHECKS = [
