@@ -17,6 +17,8 @@ from components import (
     EnvoyProxy,
     Gateway,
     GatewayClass,
+    InferencePool,
+    ModelServer,
     GrpcRoute,
     SecurityPolicy,
     TlsCert,
@@ -51,7 +53,13 @@ config = load_config()
 # Production stacks protect what an accident must not delete: the controller and the CAs.
 protect = config.production
 
-controller = EnvoyGatewayController("envoy-gateway", controller=config.controller, protect=protect)
+controller = EnvoyGatewayController(
+    "envoy-gateway",
+    controller=config.controller,
+    protect=protect,
+    inference_pool_crd=bool(config.inference_pools),
+    envoy_patch_policies=any(pool.failure_mode == "FailOpen" for pool in config.inference_pools),
+)
 after_controller = pulumi.ResourceOptions(depends_on=controller.ready)
 
 workload_dependencies: list[pulumi.Resource] = []
@@ -65,6 +73,9 @@ backends = {
     backend.name: EchoBackend(backend.name, backend=backend, namespace=config.namespace, opts=in_namespace)
     for backend in config.backends
 }
+model_servers = [
+    ModelServer(server.name, server=server, namespace=config.namespace, opts=in_namespace) for server in config.model_servers
+]
 certificates = [
     TlsCert(
         certificate.secret_name,
@@ -90,7 +101,7 @@ gateway = Gateway(
 
 def backends_of(route: RouteConfig) -> list[EchoBackend]:
     """The stack's backends a route forwards (or mirrors) to: it waits for those, not for every backend."""
-    names = {ref.name for rule in route.rules for ref in rule.backend_refs if not ref.external}
+    names = {ref.name for rule in route.rules for ref in rule.backend_refs if not ref.external and ref.kind == "Service"}
     mirrors = [f.request_mirror.backend_ref for rule in route.rules for f in rule.filters if f.request_mirror is not None]
     names |= {ref.name for ref in mirrors if not ref.external}
     return [backends[name] for name in sorted(names)]
@@ -104,6 +115,24 @@ routes = [
         opts=pulumi.ResourceOptions(depends_on=[*controller.ready, gateway, *backends_of(route)]),
     )
     for route in config.routes
+]
+
+# Each pool's policies attach to the routes that use it: the pool waits for them (and for its CRD).
+inference_pools = [
+    InferencePool(
+        pool.name,
+        config=config,
+        pool=pool,
+        opts=pulumi.ResourceOptions(
+            depends_on=[
+                *controller.ready,
+                *workload_dependencies,
+                *(component for route, component in zip(config.routes, routes)
+                  if any(ref.kind == "InferencePool" and ref.name == pool.name for rule in route.rules for ref in rule.backend_refs)),
+            ]
+        ),
+    )
+    for pool in config.inference_pools
 ]
 
 # Policies wait for what they attach to (and mutual TLS for the CAs it trusts).

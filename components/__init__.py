@@ -8,6 +8,8 @@ from components.envoy_gateway_controller import EnvoyGatewayController
 from components.envoy_proxy import EnvoyProxy
 from components.gateway import Gateway
 from components.gateway_class import GatewayClass
+from components.inference_pool import InferencePool
+from components.model_server import ModelServer
 from components.grpc_route import GrpcRoute
 from components.security_policy import SecurityPolicy
 from components.tls_cert import TlsCert
@@ -22,6 +24,8 @@ __all__ = [
     "EnvoyProxy",
     "Gateway",
     "GatewayClass",
+    "InferencePool",
+    "ModelServer",
     "GrpcRoute",
     "SecurityPolicy",
     "TlsCert",

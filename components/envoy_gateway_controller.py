@@ -16,9 +16,15 @@ from gateway_config.manifests import (
     CRDS_RELEASE,
     chart_reference,
     controller_chart_values,
+    deep_merge,
     crds_chart_values,
 )
+from gateway_config.inference_manifests import inference_pool_crd as inference_pool_crd_manifest
 from gateway_config.models import ControllerConfig
+
+
+# gateway-helm's values for Envoy Gateway's own config: EnvoyPatchPolicy turned on.
+ENABLE_ENVOY_PATCH_POLICY = {"config": {"envoyGateway": {"extensionApis": {"enableEnvoyPatchPolicy": True}}}}
 
 
 class EnvoyGatewayController(pulumi.ComponentResource):
@@ -29,7 +35,11 @@ class EnvoyGatewayController(pulumi.ComponentResource):
        Gateway API's CRDs are left out when `installGatewayApiCrds: false` (the platform
        ships them, as ACK does).
     2. `gateway-helm`: the controller, with its own CRDs disabled, into `namespace`.
-    3. Nothing else: custom resources depend on `ready`, so none is created before its CRD
+    3. For a stack with inference pools (`inference_pool_crd=True`), the Gateway API Inference
+       Extension's InferencePool CRD (v1.5.0, `gateway_config/crds/`), also server-side; with a
+       FailOpen pool (`envoy_patch_policies=True`) the controller is configured with
+       `extensionApis.enableEnvoyPatchPolicy`, which that pool's wiring needs.
+    4. Nothing else: custom resources depend on `ready`, so none is created before its CRD
        and the controller exist.
 
     With `install: false` (ACK's managed add-on, or a controller another stack owns) it
@@ -40,6 +50,7 @@ class EnvoyGatewayController(pulumi.ComponentResource):
     namespace: Optional[kubernetes.core.v1.Namespace]
     crds: Optional[kubernetes.helm.v4.Chart]
     chart: Optional[kubernetes.helm.v4.Chart]
+    inference_pool_crd: Optional[kubernetes.apiextensions.v1.CustomResourceDefinition]
     ready: list[pulumi.Resource]
 
     def __init__(
@@ -48,10 +59,12 @@ class EnvoyGatewayController(pulumi.ComponentResource):
         *,
         controller: ControllerConfig,
         protect: bool = False,
+        inference_pool_crd: bool = False,
+        envoy_patch_policies: bool = False,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         super().__init__("api-gateway:components:EnvoyGatewayController", name, None, opts)
-        self.namespace = self.crds = self.chart = None
+        self.namespace = self.crds = self.chart = self.inference_pool_crd = None
         self.ready = []
         if controller.install:
             self.namespace = kubernetes.core.v1.Namespace(
@@ -74,10 +87,23 @@ class EnvoyGatewayController(pulumi.ComponentResource):
                 version=controller.version,
                 namespace=controller.namespace,
                 skip_crds=True,
-                values=controller_chart_values(controller),
+                values=(
+                    deep_merge(controller_chart_values(controller), ENABLE_ENVOY_PATCH_POLICY)
+                    if envoy_patch_policies
+                    else controller_chart_values(controller)
+                ),
                 opts=child_options(self, opts, protect=protect, depends_on=[self.namespace, self.crds]),
             )
             self.ready = [self.crds, self.chart]
+            if inference_pool_crd:
+                crd = inference_pool_crd_manifest()
+                self.inference_pool_crd = kubernetes.apiextensions.v1.CustomResourceDefinition(
+                    f"{name}-inference-pool-crd",
+                    metadata=crd["metadata"],
+                    spec=crd["spec"],
+                    opts=child_options(self, opts, protect=protect),
+                )
+                self.ready.append(self.inference_pool_crd)
         self.register_outputs(
             {
                 "installed": controller.install,

@@ -67,7 +67,11 @@ def _object(resource: DeclaredResource, hide_secrets: bool) -> dict[str, Any]:
 _KIND_ORDER = [
     "Namespace",
     "Chart",
+    "CustomResourceDefinition",
     "ServiceAccount",
+    "Role",
+    "RoleBinding",
+    "ConfigMap",
     "Service",
     "Deployment",
     "Secret",
@@ -80,6 +84,9 @@ _KIND_ORDER = [
     "ClientTrafficPolicy",
     "BackendTrafficPolicy",
     "SecurityPolicy",
+    "InferencePool",
+    "EnvoyExtensionPolicy",
+    "EnvoyPatchPolicy",
 ]
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from gatestack.toolchain import DEFAULT_ENVOY_GATEWAY_VERSION, envoy_gateway_crd_directory, ensure_kubectl_validate
+from gateway_config.inference_manifests import INFERENCE_POOL_CRD_FILE
 
 DEFAULT_KUBERNETES_VERSION = "1.32"
 
@@ -122,6 +123,8 @@ def validate_objects(
             str(kubectl_validate),
             "--local-crds", str(crd_directory),
             "--local-crds", str(crd_directory / "generated"),
+            # The InferencePool CRD (Gateway API Inference Extension v1.5.0) that inference stacks use.
+            "--local-crds", str(INFERENCE_POOL_CRD_FILE.parent),
             "--version", kubernetes_version,
             "--output", "json",
             *subject_by_file,

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+from gateway_config.fields import Quantity
 
 
 class ConfigModel(BaseModel):
@@ -15,3 +19,10 @@ class ConfigModel(BaseModel):
         strict=True,
         frozen=True,
     )
+
+
+class ResourceRequirements(ConfigModel):
+    """Container requests and limits, e.g. `{requests: {cpu: 100m, memory: 128Mi}}`."""
+
+    requests: dict[Literal["cpu", "memory", "ephemeral-storage"], Quantity] = Field(default_factory=dict)
+    limits: dict[Literal["cpu", "memory", "ephemeral-storage"], Quantity] = Field(default_factory=dict)

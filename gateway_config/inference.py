@@ -25,9 +25,8 @@ from typing import Annotated, Literal, Optional
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-from gateway_config.base import ConfigModel
+from gateway_config.base import ConfigModel, ResourceRequirements
 from gateway_config.fields import Duration, Image, Port, Replicas
-from gateway_config.models import ResourceRequirements
 
 # The Endpoint Picker release the stacks run (the upstream image of the release whose `epp`
 # the local cluster builds, gatestack/toolchain/inference.py).

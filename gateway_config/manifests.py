@@ -283,6 +283,8 @@ def _filter(route_filter: RouteFilter, ports: dict[str, int] | None = None) -> d
 
 
 def _rule(config: StackConfig, rule: RouteRule) -> dict[str, Any]:
+    from gateway_config.inference_manifests import pool_backend_ref  # it builds on this module
+
     ports = {backend.name: backend.port for backend in config.backends}
     result: dict[str, Any] = {}
     if rule.name is not None:
@@ -315,6 +317,9 @@ def _rule(config: StackConfig, rule: RouteRule) -> dict[str, Any]:
                 **({"port": port} if (port := ref.port if ref.port is not None else ports.get(ref.name)) is not None else {}),
                 "weight": ref.weight,
             }
+            if ref.kind != "InferencePool"
+            # Envoy Gateway v1.9 takes no InferencePool backendRef: the pool's Service stands in for it.
+            else pool_backend_ref(config, ref)
             for ref in rule.backend_refs
         ]
     if rule.timeouts is not None:

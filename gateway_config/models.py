@@ -14,7 +14,8 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field, model_validator
 
-from gateway_config.base import ConfigModel
+from gateway_config.base import ConfigModel, ResourceRequirements
+from gateway_config.inference import InferencePoolConfig, ModelServerConfig
 from gateway_config.security_policies import Credentials, SecurityPolicyConfig
 from gateway_config.traffic_policies import (
     BackendTrafficPolicyConfig,
@@ -34,7 +35,6 @@ from gateway_config.fields import (
     KubernetesName,
     Port,
     PreciseHostname,
-    Quantity,
     validate_http_path,
     validate_regular_expression,
     Replicas,
@@ -47,13 +47,6 @@ SEED_ECHO_IMAGE = (
 )
 ENVOY_GATEWAY_CONTROLLER_NAME = "gateway.envoyproxy.io/gatewayclass-controller"
 DEFAULT_ENVOY_GATEWAY_VERSION = "v1.9.0"
-
-
-class ResourceRequirements(ConfigModel):
-    """Container requests and limits, e.g. `{requests: {cpu: 100m, memory: 128Mi}}`."""
-
-    requests: dict[Literal["cpu", "memory", "ephemeral-storage"], Quantity] = Field(default_factory=dict)
-    limits: dict[Literal["cpu", "memory", "ephemeral-storage"], Quantity] = Field(default_factory=dict)
 
 
 # --- controller ------------------------------------------------------------------
@@ -490,9 +483,6 @@ class GrpcRouteConfig(ConfigModel):
 
 
 # --- the whole stack -----------------------------------------------------------------
-
-# Imported here, once ResourceRequirements exists: the inference models build on it.
-from gateway_config.inference import InferencePoolConfig, ModelServerConfig  # noqa: E402
 
 
 class StackConfig(ConfigModel):

@@ -52,7 +52,15 @@ def find_problems(config: StackConfig) -> list[Problem]:
         *_policy_problems(config),
         *_mirror_problems(config),
         *_grpc_route_problems(config),
+        *_inference_problems(config),
     ]
+
+
+def _inference_problems(config: StackConfig) -> list[Problem]:
+    # Imported here: inference_semantics builds on this module's Problem.
+    from gateway_config.inference_semantics import inference_problems
+
+    return inference_problems(config)
 
 
 def _grpc_route_problems(config: StackConfig) -> list[Problem]:
@@ -303,6 +311,8 @@ def _backend_ref_problems(
 ) -> Iterator[Problem]:
     for ref_index, ref in enumerate(rule.backend_refs):
         ref_where = _path(where, "backendRefs", ref_index)
+        if ref.kind == "InferencePool":
+            continue  # inference_semantics.py checks pool references
         if ref.external:
             if ref.port is None:
                 yield Problem(_path(ref_where, "port"), f"external backend '{ref.name}' needs a port")

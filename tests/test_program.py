@@ -83,7 +83,8 @@ def test_seed_echo_backends_are_declared_exactly(stack_run, backend: str) -> Non
 @pytest.mark.parametrize("stack", STACK_NAMES)
 def test_echo_backend_pods_are_hardened(stack_run, stack: str) -> None:
     run = stack_run(stack)
-    for deployment in [o for o in kubernetes_objects(run) if o["kind"] == "Deployment"]:
+    echo_backends = {backend["name"] for backend in stack_raw_config(stack).get("backends", [])}
+    for deployment in [o for o in kubernetes_objects(run) if o["kind"] == "Deployment" and o["metadata"]["name"] in echo_backends]:
         pod = deployment["spec"]["template"]["spec"]
         (container,) = pod["containers"]
         assert pod["automountServiceAccountToken"] is False
