@@ -17,6 +17,7 @@ from gatestack.toolchain import ToolchainError
 from gatestack.toolchain.cluster import ensure_cluster_tools, ensure_kubectl, kwok_stage_files
 from gatestack.toolchain.data_plane import DEFAULT_ENVOY_GATEWAY_VERSION, ensure_envoy, envoy_gateway_crd_directory
 from gatestack.toolchain.go_build import TOOLS_DIRECTORY, exclusive_lock, progress
+from gatestack.toolchain.inference import inference_pool_crd_file
 from gatestack.toolchain.pulumi_engine import ensure_pulumi_engine
 
 POD_BIND_SOURCE = Path(__file__).resolve().parent / "pod_bind.c"
@@ -50,9 +51,10 @@ def ensure_pod_bind_library() -> Path:
 
 
 def crd_files(envoy_gateway_version: str = DEFAULT_ENVOY_GATEWAY_VERSION) -> list[Path]:
-    """The Gateway API CRDs Envoy Gateway ships, and its own (EnvoyProxy, policies, ...)."""
+    """The Gateway API CRDs Envoy Gateway ships, its own (EnvoyProxy, policies, ...), and the
+    Gateway API Inference Extension's InferencePool (v1.5.0, from its module)."""
     directory = envoy_gateway_crd_directory(envoy_gateway_version)
-    return [directory / "gatewayapi-crds.yaml", *sorted((directory / "generated").glob("*.yaml"))]
+    return [directory / "gatewayapi-crds.yaml", *sorted((directory / "generated").glob("*.yaml")), inference_pool_crd_file()]
 
 
 def cluster_binaries(envoy_gateway_version: str = DEFAULT_ENVOY_GATEWAY_VERSION) -> dict[str, object]:

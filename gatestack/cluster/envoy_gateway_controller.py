@@ -35,13 +35,16 @@ STARTUP_TIMEOUT_SECONDS = 120
 
 
 def controller_config() -> dict:
-    """The EnvoyGateway config the Helm chart would mount (defaults, Kubernetes provider)."""
+    """The EnvoyGateway config the Helm chart would mount (defaults, Kubernetes provider), with
+    EnvoyPatchPolicy enabled: a FailOpen InferencePool's wiring needs one (as a stack that
+    installs the controller sets it, components/envoy_gateway_controller.py)."""
     return {
         "apiVersion": "gateway.envoyproxy.io/v1alpha1",
         "kind": "EnvoyGateway",
         "gateway": {"controllerName": CONTROLLER_NAME},
         "provider": {"type": "Kubernetes"},
         "logging": {"level": {"default": "info"}},
+        "extensionApis": {"enableEnvoyPatchPolicy": True},
     }
 
 

