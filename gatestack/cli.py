@@ -98,6 +98,11 @@ def verify(
         "--client-certificates",
         help="JSON of mutual-TLS clients, as `pulumi stack output CLIENT_CERTIFICATES --show-secrets --json` prints it.",
     ),
+    state_directory: Optional[Path] = typer.Option(
+        None,
+        "--state-dir",
+        help="The local cluster's state directory: lets verify stop and start an inference pool's Endpoint Picker.",
+    ),
 ) -> None:
     """Send the checks derived from the stack's config to a running gateway; exit 1 on any failure."""
     import json
@@ -118,7 +123,20 @@ def verify(
     material = None
     if client_certificates is not None:
         material = ProofMaterial.from_outputs({"CLIENT_CERTIFICATES": json.loads(client_certificates.read_text())})
-    results = run_checks(source.config, targets, ca_pems, sample_size=sample_size, material=material)
+    inference = None
+    if state_directory is not None:
+        from gatestack.cluster.layout import ClusterLayout
+        from gatestack.cluster.lifecycle import start_endpoint_picker, stop_endpoint_picker
+        from gatestack.verify import EndpointPickerControl, InferenceEnvironment
+
+        layout = ClusterLayout(state_directory.resolve())
+        inference = InferenceEnvironment(
+            control=EndpointPickerControl(
+                stop=lambda namespace, pool: stop_endpoint_picker(layout, namespace, pool),
+                start=lambda namespace, pool: start_endpoint_picker(layout, namespace, pool),
+            )
+        )
+    results = run_checks(source.config, targets, ca_pems, sample_size=sample_size, material=material, inference=inference)
     typer.echo(format_table(results))
     # A check verify could not make (e.g. a regular-expression path) is listed as not
     # checked; only failures fail the command.

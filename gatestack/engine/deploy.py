@@ -148,6 +148,7 @@ def run_verify(
 ) -> int:
     """`gatestack verify` inside the cluster's namespace; its table goes to stdout."""
     command = [sys.executable, "-m", "gatestack", "verify", "--stack", stack, "--host", host, "--sample-size", str(sample_size)]
+    command += ["--state-dir", str(cluster.state_directory)]  # the inference checks stop and start an EPP
     if ca_file is not None:
         command += ["--ca-file", str(ca_file)]
     if client_certificates is not None:

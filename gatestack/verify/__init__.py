@@ -78,6 +78,7 @@ from typing import Optional
 from gateway_config.models import StackConfig
 from gatestack.echo_server import canonical_header_name
 from gatestack.verify.checks import UNKNOWN_HOST, Verifier
+from gatestack.verify.inference_checks import EndpointPickerControl, InferenceEnvironment
 from gatestack.verify.material import ClientCertificate, ProofMaterial
 from gatestack.verify.oracle import MADE_UP_HOST, SUBPATH_PROBE, WILDCARD_STAND_IN, backend_of_pod
 from gatestack.verify.probes import (
@@ -100,7 +101,8 @@ from gatestack.verify.statistics import (
 )
 
 __all__ = [
-    "CheckResult", "ClientCertificate", "DEFAULT_TIMEOUT_SECONDS", "ECHO_SET_HEADER", "FALSE_FAILURE_BOUND", "MADE_UP_HOST",
+    "CheckResult", "ClientCertificate", "DEFAULT_TIMEOUT_SECONDS", "ECHO_SET_HEADER", "EndpointPickerControl", "FALSE_FAILURE_BOUND",
+    "InferenceEnvironment", "MADE_UP_HOST",
     "ORIGINAL_VALUE", "ProofMaterial", "RequestFailed", "Response", "SUBPATH_PROBE", "Target", "UNKNOWN_HOST",
     "WILDCARD_STAND_IN", "backend_of_pod", "binomial_interval", "binomial_outside_probability",
     "canonical_header_name", "format_table", "send_request", "split_intervals", "tls_handshake",
@@ -116,6 +118,7 @@ def verify(
     *,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     material: Optional[ProofMaterial] = None,
+    inference: Optional[InferenceEnvironment] = None,
 ) -> list[CheckResult]:
     """Send the checks derived from `config` to the gateway and return their results.
 
@@ -123,7 +126,10 @@ def verify(
     certificate's secretName -> the PEM of the CA that signed it (None: TLS chains are not
     verified and that check is reported as not checked). `material` holds the client identities
     verify may use (client certificates for mutual TLS); checks needing one it lacks are not checked.
+    `inference` says whether Endpoint Pickers run and how to stop one (inference_checks.py).
     """
     if sample_size < 1:
         raise ValueError("sample_size must be at least 1")
-    return Verifier(config, targets, ca_pems or {}, sample_size, timeout, material or ProofMaterial()).run()
+    return Verifier(
+        config, targets, ca_pems or {}, sample_size, timeout, material or ProofMaterial(), inference or InferenceEnvironment()
+    ).run()

@@ -29,6 +29,7 @@ from gatestack.verify.probes import (
 )
 from gatestack.verify.backend_policy_checks import BackendPolicyChecks, check_timeouts
 from gatestack.verify.client_policy_checks import ClientPolicyChecks
+from gatestack.verify.inference_checks import InferenceChecks, InferenceEnvironment
 from gatestack.verify.grpc_checks import GrpcChecks
 from gatestack.verify.material import ClientCertificate, ProofMaterial, load_client_certificate
 from gatestack.verify.policy_targets import effective_listener_policy, effective_policy
@@ -49,6 +50,7 @@ class Verifier(RouteChecks):
     sample_size: int
     timeout: float
     material: ProofMaterial = field(default_factory=ProofMaterial)
+    inference: InferenceEnvironment = field(default_factory=InferenceEnvironment)
     results: list[CheckResult] = field(default_factory=list)
     tls_verified: dict[tuple[str, str], ssl.SSLContext] = field(default_factory=dict)
     unverified: dict[str, ssl.SSLContext] = field(default_factory=dict)
@@ -175,6 +177,7 @@ class Verifier(RouteChecks):
         self.guarded("health checks", backend_policies.check_health_checks)
         self.guarded("load balancers", backend_policies.check_load_balancers)
         self.guarded("timeouts", check_timeouts, self, listeners, backend_policies)
+        self.guarded("inference pools", InferenceChecks(self, listeners, self.inference).run)
         # A rate limit shared by every client last: exhausting it would fail the checks after it.
         self.guarded("shared rate limits", backend_policies.check_deferred_rate_limits)
         return self.results

@@ -44,6 +44,8 @@ class RouteChecks:
         http = [l for l in attached if not l.https]
         https = [l for l in attached if l.https]
         for rule_index, rule in enumerate(route.rules):
+            if any(ref.kind == "InferencePool" for ref in rule.backend_refs):
+                continue  # inference_checks.py: OpenAI-style requests, picked by the pool's EPP
             label = rule_label(route, rule_index, rule)
             primary: Optional[tuple[Listener, Probe]] = None
             for listener in (http or https) + (https if http else []):

@@ -48,7 +48,7 @@ def verify(
 ) -> subprocess.CompletedProcess:
     """`gatestack verify` inside the cluster's namespace, as `make up` runs it."""
     selector = ["--config", stack_or_file] if stack_or_file.endswith(".yaml") else ["--stack", stack_or_file]
-    command = [sys.executable, "-m", "gatestack", "verify", *selector, "--host", host]
+    command = [sys.executable, "-m", "gatestack", "verify", *selector, "--host", host, "--state-dir", str(cluster.state_directory)]
     if client_certificates is not None:
         command += ["--client-certificates", str(client_certificates)]
     if ca_pem:
