@@ -152,10 +152,10 @@ def test_each_installed_cluster_binary_reports_its_pinned_version(name, version_
 
 def test_the_cluster_tools_are_returned_by_name_from_tools():
     for name, version in [("etcd", cluster.ETCD_VERSION), *((c, cluster.KUBERNETES_VERSION) for c in cluster.CONTROL_PLANE_COMPONENTS),
-                          ("kwok", cluster.KWOK_VERSION), ("envoy-gateway", "v1.9.0")]:
+                          ("kwok", cluster.KWOK_VERSION), ("envoy-gateway", "v1.9.0"), ("epp", "v1.5.0")]:
         installed_or_skip(name, version)
     paths = cluster.ensure_cluster_tools()
-    assert list(paths) == ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "envoy-gateway", "kubectl"]
+    assert list(paths) == ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "envoy-gateway", "epp", "kubectl"]
     for name, path in paths.items():
         assert os.access(path, os.X_OK), name
         if name != "kubectl":
