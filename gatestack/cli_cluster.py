@@ -92,10 +92,25 @@ def cluster_exec(context: typer.Context, state_directory: Optional[Path] = State
 
 
 def seed_curl_lines(config, host: str, ca_file: Optional[Path]) -> list[str]:
-    """The seed guide's `curl` commands for the stack's first route hostname and listeners."""
-    hostnames = [name for route in config.routes for name in route.hostnames if "*" not in name]
+    """The seed guide's `curl` commands for the stack's first route hostname and listeners (and an
+    OpenAI-style completion for each route to an InferencePool)."""
+    from gatestack.verify.inference_checks import openai_prefix
+    from gatestack.verify.inference_pods import pool_models
+
+    pool_routes = [route for route in config.routes if any(ref.kind == "InferencePool" for rule in route.rules for ref in rule.backend_refs)]
+    hostnames = [name for route in config.routes if route not in pool_routes for name in route.hostnames if "*" not in name]
     hostname = hostnames[0] if hostnames else "www.example.com"
     lines = []
+    http_listener = next((listener for listener in config.gateway.listeners if listener.protocol == "HTTP"), None)
+    for route in pool_routes if http_listener is not None else []:
+        rule = next(rule for rule in route.rules if any(ref.kind == "InferencePool" for ref in rule.backend_refs))
+        pool = next((pool for pool in config.inference_pools if pool.name == rule.backend_refs[0].name), None)
+        model = (pool_models(config, pool) or ["model"])[0] if pool is not None else "model"
+        route_host = next((name for name in route.hostnames if "*" not in name), "www.example.com")
+        port = "" if http_listener.port == 80 else f":{http_listener.port}"
+        body = json.dumps({"model": model, "prompt": "Hello", "max_tokens": 16})
+        path = f"{openai_prefix(rule) or '/v1'}/completions"
+        lines.append(f"curl -H \"Host: {route_host}\" -H 'Content-Type: application/json' -d '{body}' http://{host}{port}{path}")
     for listener in config.gateway.listeners:
         if listener.protocol == "HTTP":
             port = "" if listener.port == 80 else f":{listener.port}"

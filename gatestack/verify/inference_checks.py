@@ -206,8 +206,9 @@ class InferenceChecks:
                 "no Endpoint Picker runs in this offline proof (it needs a Kubernetes API); `make up STACK=<stack>` runs the inference checks",
             )
             return
-        self.check_models(target, where)
+        # The completion check waits for a fresh deploy to be ready, so it goes first.
         first = self.check_completion(target, where, selected_server_names(self.verifier.config, target.pool))
+        self.check_models(target, where)
         pods: Optional[PoolPods] = discover_pool_pods(target.pool, self.verifier.config.namespace, first) if first else None
         metric_checks = ("preference", "follow", "client header")
         if pods is None or len(pods.addresses) < 2:
