@@ -10,12 +10,11 @@ import pulumi_kubernetes as kubernetes
 from components.options import child_options, custom_resource
 
 from gateway_config.inference import InferencePoolConfig
-from gateway_config.inference_manifests import (
+from gateway_config.inference_manifests import endpoint_picker_objects, inference_pool_object
+from gateway_config.inference_wiring import (
     endpoint_override_traffic_policy,
     endpoint_picker_extension_policy,
-    endpoint_picker_objects,
     fail_open_patch_policy,
-    inference_pool_object,
     pool_service,
 )
 from gateway_config.models import StackConfig

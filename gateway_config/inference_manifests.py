@@ -1,8 +1,7 @@
 """The Kubernetes objects of inference routing, built from a validated `StackConfig`, as plain dicts.
 
 For each pool, what upstream's `inferencepool` Helm chart (v1.5.0, release name = pool name)
-declares, and the Envoy Gateway wiring that makes the pool effective on Envoy Gateway v1.9
-without Envoy AI Gateway (v1.9 refuses an HTTPRoute backendRef of kind InferencePool):
+declares:
 
 - the `InferencePool` (`inference.networking.k8s.io/v1`): selector, targetPorts, appProtocol,
   `endpointPickerRef` to the EPP's Service with the pool's failureMode;
@@ -14,12 +13,9 @@ without Envoy AI Gateway (v1.9 refuses an HTTPRoute backendRef of kind Inference
   defaults, for the gateway in front: `--secure-serving=false` (Envoy Gateway's extProc speaks
   plaintext h2c to a Service unless a BackendTLSPolicy supplies a CA, and the EPP's certificate
   is self-signed) and `--metrics-endpoint-auth=false` (as the chart does without Prometheus auth);
-- the wiring: a Service `<pool>` selecting the pool's pods on its target ports (the route's
-  backend), an `EnvoyExtensionPolicy` sending each request of the route (rule) to the EPP over
-  ext_proc with request and response bodies `FullDuplexStreamed` (the EPP answers the headers
-  only once it has the whole body), and a `BackendTrafficPolicy` whose
-  `loadBalancer.endpointOverride` sends the request to the endpoint the EPP named in
-  `x-gateway-destination-endpoint` (only endpoints of that Service can be chosen).
+- the vLLM model servers a pool selects.
+
+The Envoy Gateway wiring that makes a pool effective is built in `inference_wiring.py`.
 """
 
 from __future__ import annotations
@@ -30,15 +26,11 @@ from typing import Any
 import yaml
 
 from gateway_config.inference import InferencePoolConfig, ModelServerConfig
-from gateway_config.manifests import ENVOY_GATEWAY_GROUP, GATEWAY_API_GROUP, resources_dict
-from gateway_config.models import BackendRef, RouteConfig, RouteRule, StackConfig
+from gateway_config.manifests import resources_dict
 
 INFERENCE_GROUP = "inference.networking.k8s.io"
 INFERENCE_POOL_API_VERSION = f"{INFERENCE_GROUP}/v1"
 INFERENCE_EXTENSION_VERSION = "v1.5.0"
-POLICY_API_VERSION = f"{ENVOY_GATEWAY_GROUP}/v1alpha1"
-# The header (and envoy.lb metadata key) in which the EPP names the endpoint it picked.
-DESTINATION_ENDPOINT_HEADER = "x-gateway-destination-endpoint"
 
 # The labels the chart gives the EPP: the node agent of the local cluster recognises EPP pods by
 # the mode label (gatestack/cluster/endpoint_picker_pod.py).
@@ -69,7 +61,7 @@ def inference_pool_crd() -> dict[str, Any]:
     return yaml.safe_load(INFERENCE_POOL_CRD_FILE.read_text())
 
 
-def _metadata(name: str, namespace: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+def object_metadata(name: str, namespace: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
     metadata: dict[str, Any] = {"name": name, "namespace": namespace}
     if labels:
         metadata["labels"] = dict(labels)
@@ -114,7 +106,7 @@ def model_server_deployment(server: ModelServerConfig, namespace: str) -> dict[s
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _metadata(server.name, namespace, {MODEL_SERVER_NAME_LABEL: server.name}),
+        "metadata": object_metadata(server.name, namespace, {MODEL_SERVER_NAME_LABEL: server.name}),
         "spec": {
             "replicas": server.replicas,
             "selector": {"matchLabels": {MODEL_SERVER_NAME_LABEL: server.name}},
@@ -223,7 +215,7 @@ def endpoint_picker_deployment(pool: InferencePoolConfig, namespace: str) -> dic
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _metadata(pool.epp_name, namespace, {**_epp_labels(pool), EPP_MODE_LABEL: "inferencepool"}),
+        "metadata": object_metadata(pool.epp_name, namespace, {**_epp_labels(pool), EPP_MODE_LABEL: "inferencepool"}),
         "spec": {
             "replicas": picker.replicas,
             # A single active replica keeps the prefix-cache scorer's state whole (the chart's reason).
@@ -243,14 +235,14 @@ def endpoint_picker_deployment(pool: InferencePoolConfig, namespace: str) -> dic
 
 
 def _role(name: str, namespace: str, labels: dict[str, str], rules: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": _metadata(name, namespace, labels), "rules": rules}
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": object_metadata(name, namespace, labels), "rules": rules}
 
 
 def _role_binding(name: str, namespace: str, role: str, service_account: str) -> dict[str, Any]:
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "RoleBinding",
-        "metadata": _metadata(name, namespace),
+        "metadata": object_metadata(name, namespace),
         "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
     }
@@ -300,7 +292,7 @@ def inference_pool_object(pool: InferencePoolConfig, namespace: str) -> dict[str
     return {
         "apiVersion": INFERENCE_POOL_API_VERSION,
         "kind": "InferencePool",
-        "metadata": _metadata(pool.name, namespace, _epp_labels(pool)),
+        "metadata": object_metadata(pool.name, namespace, _epp_labels(pool)),
         "spec": {
             "targetPorts": [{"number": number} for number in pool.port_numbers],
             "appProtocol": pool.app_protocol,
@@ -318,19 +310,19 @@ def endpoint_picker_objects(pool: InferencePoolConfig, namespace: str) -> dict[s
     """ServiceAccount, RBAC, ConfigMap, Deployment and Service of the pool's EPP."""
     name = pool.epp_name
     return {
-        "service_account": {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _metadata(name, namespace, _epp_labels(pool))},
+        "service_account": {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": object_metadata(name, namespace, _epp_labels(pool))},
         "rbac": endpoint_picker_rbac(pool, namespace),
         "config_map": {
             "apiVersion": "v1",
             "kind": "ConfigMap",
-            "metadata": _metadata(name, namespace),
+            "metadata": object_metadata(name, namespace),
             "data": {EPP_CONFIG_FILE: endpoint_picker_config(pool)},
         },
         "deployment": endpoint_picker_deployment(pool, namespace),
         "service": {
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": _metadata(name, namespace, _epp_labels(pool)),
+            "metadata": object_metadata(name, namespace, _epp_labels(pool)),
             "spec": {
                 "selector": {EPP_SELECTOR_LABEL: name},
                 "ports": [
@@ -342,181 +334,3 @@ def endpoint_picker_objects(pool: InferencePoolConfig, namespace: str) -> dict[s
             },
         },
     }
-
-
-# --- the Envoy Gateway wiring ------------------------------------------------------------------
-
-
-def pool_service(pool: InferencePoolConfig, namespace: str) -> dict[str, Any]:
-    """The Service the route forwards to: the pool's pods on its target ports."""
-    single = len(pool.port_numbers) == 1
-    ports = []
-    for number in pool.port_numbers:
-        port: dict[str, Any] = {"name": "http" if single else f"http-{number}", "protocol": "TCP", "port": number, "targetPort": number}
-        if pool.app_protocol == "kubernetes.io/h2c":
-            port["appProtocol"] = pool.app_protocol
-        ports.append(port)
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": _metadata(pool.name, namespace, {"app.kubernetes.io/part-of": pool.name}),
-        "spec": {"selector": dict(pool.selector), "ports": ports},
-    }
-
-
-def pool_of(config: StackConfig, ref: BackendRef) -> InferencePoolConfig | None:
-    if ref.kind != "InferencePool":
-        return None
-    return next((pool for pool in config.inference_pools if pool.name == ref.name), None)
-
-
-def rule_pool(rule: RouteRule) -> BackendRef | None:
-    """The InferencePool a rule forwards to (its only backendRef), or None."""
-    return next((ref for ref in rule.backend_refs if ref.kind == "InferencePool"), None)
-
-
-def pool_backend_ref(config: StackConfig, ref: BackendRef) -> dict[str, Any]:
-    """The HTTPRoute backendRef for a `kind: InferencePool` reference: the pool's Service, at
-    the given port or the pool's first target port."""
-    pool = pool_of(config, ref)
-    port = ref.port if ref.port is not None else (pool.port_numbers[0] if pool is not None else None)
-    entry: dict[str, Any] = {"group": "", "kind": "Service", "name": ref.name}
-    if ref.namespace:
-        entry["namespace"] = ref.namespace
-    if port is not None:
-        entry["port"] = port
-    entry["weight"] = ref.weight
-    return entry
-
-
-def pool_targets(config: StackConfig, pool: InferencePoolConfig) -> list[tuple[RouteConfig, str | None]]:
-    """The routes (and rules, by name) that forward to `pool`: what its policies attach to. A
-    route whose every rule forwards to the pool is targeted whole; otherwise each such rule by name."""
-    targets: list[tuple[RouteConfig, str | None]] = []
-    for route in config.routes:
-        using = [rule for rule in route.rules if (ref := rule_pool(rule)) is not None and ref.name == pool.name]
-        if not using:
-            continue
-        if len(using) == len(route.rules):
-            targets.append((route, None))
-        else:
-            targets.extend((route, rule.name) for rule in using)
-    return targets
-
-
-def _target_refs(targets: list[tuple[RouteConfig, str | None]]) -> list[dict[str, Any]]:
-    return [
-        {"group": GATEWAY_API_GROUP, "kind": "HTTPRoute", "name": route.name, **({"sectionName": rule} if rule else {})}
-        for route, rule in targets
-    ]
-
-
-def extension_policy_name(pool: InferencePoolConfig) -> str:
-    return f"{pool.name}-endpoint-picker"
-
-
-def traffic_policy_name(pool: InferencePoolConfig) -> str:
-    return f"{pool.name}-endpoint-override"
-
-
-def endpoint_picker_extension_policy(config: StackConfig, pool: InferencePoolConfig) -> dict[str, Any] | None:
-    """The EnvoyExtensionPolicy that sends the pool's requests through its EPP (None when no
-    route uses the pool)."""
-    targets = pool_targets(config, pool)
-    if not targets:
-        return None
-    ext_proc: dict[str, Any] = {
-        "backendRefs": [{"group": "", "kind": "Service", "name": pool.epp_name, "port": pool.endpoint_picker.port}],
-        "messageTimeout": pool.endpoint_picker.message_timeout,
-        # Envoy Gateway allows FullDuplexStreamed only with failOpen false (a CEL rule); a FailOpen
-        # pool gets Envoy's failure_mode_allow from its EnvoyPatchPolicy instead.
-        "failOpen": False,
-        "processingMode": {"request": {"body": "FullDuplexStreamed"}, "response": {"body": "FullDuplexStreamed"}},
-    }
-    if pool.failure_mode == "FailOpen":
-        # No panic mode: an EPP whose pod is not ready is not tried, so the stream cannot open
-        # and Envoy fails open before any of the body was sent.
-        ext_proc["backendSettings"] = {"healthCheck": {"panicThreshold": 0}}
-    return {
-        "apiVersion": POLICY_API_VERSION,
-        "kind": "EnvoyExtensionPolicy",
-        "metadata": _metadata(extension_policy_name(pool), config.namespace),
-        "spec": {"targetRefs": _target_refs(targets), "extProc": [ext_proc]},
-    }
-
-
-def fail_open_patch_policy_name(pool: InferencePoolConfig) -> str:
-    return f"{pool.name}-fail-open"
-
-
-def ext_proc_filter_name(config: StackConfig, pool: InferencePoolConfig) -> str:
-    """The HTTP filter Envoy Gateway v1.9 makes of the pool's EnvoyExtensionPolicy."""
-    return f"envoy.filters.http.ext_proc/envoyextensionpolicy/{config.namespace}/{extension_policy_name(pool)}/extproc/0"
-
-
-def xds_listener_names(config: StackConfig, routes: list[RouteConfig]) -> list[str]:
-    """The Envoy listeners the routes are served on: Envoy Gateway names each after the first
-    Gateway listener on its port (`<namespace>/<gateway>/<listener>`)."""
-    from gateway_config.models import ListenerConfig
-
-    listeners: list[ListenerConfig] = config.gateway.listeners
-    first_on_port: dict[int, str] = {}
-    for listener in listeners:
-        first_on_port.setdefault(listener.port, listener.name)
-    names = []
-    for route in routes:
-        attached = [ref.section_name for ref in route.parent_refs if not ref.external] if route.parent_refs else []
-        chosen = [l for l in listeners if not attached or None in attached or l.name in attached]
-        names += [f"{config.namespace}/{config.gateway.name}/{first_on_port[l.port]}" for l in chosen]
-    return list(dict.fromkeys(names))
-
-
-def fail_open_patch_policy(config: StackConfig, pool: InferencePoolConfig) -> dict[str, Any] | None:
-    """For a FailOpen pool used by a route: the EnvoyPatchPolicy that sets Envoy's
-    `failure_mode_allow` on the pool's ext_proc filter in each listener serving those routes.
-    With it, a request goes on to the pool's Service (round robin) when no ready EPP can be
-    reached; an EPP that fails mid-request still fails it (Envoy cannot replay a body it has
-    streamed). Needs Envoy Gateway's `extensionApis.enableEnvoyPatchPolicy`."""
-    targets = pool_targets(config, pool)
-    if pool.failure_mode != "FailOpen" or not targets:
-        return None
-    routes = list({route.name: route for route, _ in targets}.values())
-    filter_path = f"$..http_filters[?(@.name=='{ext_proc_filter_name(config, pool)}')].typed_config"
-    return {
-        "apiVersion": POLICY_API_VERSION,
-        "kind": "EnvoyPatchPolicy",
-        "metadata": _metadata(fail_open_patch_policy_name(pool), config.namespace),
-        "spec": {
-            "targetRef": {"group": GATEWAY_API_GROUP, "kind": "Gateway", "name": config.gateway.name},
-            "type": "JSONPatch",
-            "jsonPatches": [
-                {
-                    "type": "type.googleapis.com/envoy.config.listener.v3.Listener",
-                    "name": listener,
-                    "operation": {"op": "add", "jsonPath": filter_path, "path": "/failure_mode_allow", "value": True},
-                }
-                for listener in xds_listener_names(config, routes)
-            ],
-        },
-    }
-
-
-def endpoint_override_traffic_policy(config: StackConfig, pool: InferencePoolConfig) -> dict[str, Any] | None:
-    """The BackendTrafficPolicy that makes Envoy use the endpoint the EPP picked (None when no
-    route uses the pool). Built like a stack's own BackendTrafficPolicy (`policy_manifests`)."""
-    from gateway_config.policy_manifests import backend_traffic_policy_object
-    from gateway_config.traffic_policies import BackendTrafficPolicyConfig
-
-    targets = pool_targets(config, pool)
-    if not targets:
-        return None
-    policy = BackendTrafficPolicyConfig.model_validate(
-        {
-            "name": traffic_policy_name(pool),
-            "targetRefs": [{"kind": "HTTPRoute", "name": route.name, **({"sectionName": rule} if rule else {})} for route, rule in targets],
-            "loadBalancer": {"type": "RoundRobin"},
-        }
-    )
-    manifest = backend_traffic_policy_object(config, policy)
-    manifest["spec"]["loadBalancer"]["endpointOverride"] = {"extractFrom": [{"header": DESTINATION_ENDPOINT_HEADER}]}
-    return manifest

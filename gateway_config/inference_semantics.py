@@ -16,14 +16,8 @@ import yaml
 
 from gateway_config.fields import image_tag
 from gateway_config.inference import InferencePoolConfig, ModelServerConfig
-from gateway_config.inference_manifests import (
-    INFERENCE_GROUP,
-    RESERVED_MODEL_SERVER_LABELS,
-    extension_policy_name,
-    model_server_pod_labels,
-    pool_targets,
-    traffic_policy_name,
-)
+from gateway_config.inference_manifests import INFERENCE_GROUP, RESERVED_MODEL_SERVER_LABELS, model_server_pod_labels
+from gateway_config.inference_wiring import extension_policy_name, pool_targets, traffic_policy_name
 from gateway_config.models import StackConfig
 from gateway_config.semantics import Problem
 

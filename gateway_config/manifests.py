@@ -283,7 +283,7 @@ def _filter(route_filter: RouteFilter, ports: dict[str, int] | None = None) -> d
 
 
 def _rule(config: StackConfig, rule: RouteRule) -> dict[str, Any]:
-    from gateway_config.inference_manifests import pool_backend_ref  # it builds on this module
+    from gateway_config.inference_wiring import pool_backend_ref  # it builds on this module
 
     ports = {backend.name: backend.port for backend in config.backends}
     result: dict[str, Any] = {}

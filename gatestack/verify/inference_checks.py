@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from gateway_config.inference import InferencePoolConfig
-from gateway_config.inference_manifests import DESTINATION_ENDPOINT_HEADER, rule_pool
+from gateway_config.inference_wiring import DESTINATION_ENDPOINT_HEADER, rule_pool
 from gateway_config.models import RouteConfig, RouteRule
 from gateway_config.policy_semantics import duration_seconds
 from gatestack.verify.oracle import Listener, attached_listeners, backend_of_pod, concrete_host, intersect_hostnames, rule_label
