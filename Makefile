@@ -14,7 +14,7 @@ VENV := .venv
 VENV_PYTHON := $(VENV)/bin/python
 STACK ?= dev
 
-.PHONY: up down preview destroy cluster conformance test tools render clean
+.PHONY: up down preview destroy cluster conformance test differential tools render clean
 
 $(VENV)/installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,9 @@ render: $(VENV)/installed
 test: tools
 	$(VENV_PYTHON) -m gatestack tools --cluster --engine
 	$(VENV_PYTHON) -m pytest
+
+differential: tools
+	$(VENV_PYTHON) -m pytest -o addopts='-ra --strict-markers' tests/differential/test_differential.py -s
 
 clean:
 	-$(VENV_PYTHON) -m gatestack cluster down
