@@ -26,16 +26,8 @@ from gatestack.existing_secrets import existing_certificate_secrets
 from gatestack.program import run_program
 from tests.cluster.cluster_support import Deployment, kubectl, kubectl_json
 from tests.conftest import STACK_NAMES
+from tests.test_conformance import SEED_CHECKS, passed_checks
 
-SEED_CHECKS = [
-    "route backend rule 0: GET www.example.com/get -> backend|backend-2 (http)",
-    "route backend rule 0: Added-Header: foo reaches the backend",
-    "route backend rule 0: split backend 8 : backend-2 2 over 200 requests",
-    "listener https: certificate for www.example.com verifies against CA of example-cert",
-    "route backend rule 0: GET https://www.example.com/get -> backend|backend-2 (https)",
-    "unknown host gets 404",
-    "www.example.com/getter gets 404",
-]
 ENGINE_TYPES = {"pulumi:pulumi:Stack", "pulumi:providers:kubernetes"}
 
 
@@ -56,10 +48,6 @@ def verify(
         ca_file.write_text(ca_pem)
         command += ["--ca-file", str(ca_file)]
     return subprocess.run(inside_command(cluster, command), cwd=REPOSITORY_ROOT, capture_output=True, text=True, timeout=600)
-
-
-def passed_checks(output: str) -> list[str]:
-    return [line.split(" | ")[0].strip() for line in output.splitlines() if "| PASS" in line]
 
 
 @pytest.mark.parametrize("stack", STACK_NAMES)
