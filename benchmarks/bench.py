@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench.py                      # the full run (see README.md)
     .venv/bin/python benchmarks/bench.py --quick              # 1/10/100 routes, 1 and 8 listeners, 1 run
     .venv/bin/python benchmarks/bench.py --skip-conformance   # no Envoy, no egctl
+    .venv/bin/python benchmarks/bench.py --floor              # the program beside the SDK's floor (floor.py)
 
 For every (routes, listeners) pair it generates a stack file into a temporary directory
 (`Pulumi.bench-r<routes>-l<listeners>.yaml`) and measures, each in a fresh subprocess:
@@ -51,6 +52,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
+
+import floor  # benchmarks/floor.py: this script's directory is on sys.path
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -459,6 +462,33 @@ def _load() -> str:
     return "/".join(f"{value:.2f}" for value in os.getloadavg())
 
 
+def _header(load_at_start: str, extra: str) -> None:
+    print(f"machine: {_machine()}; {_versions()}; commit {_commit()}")
+    print(f"load average (1/5/15 min) at start {load_at_start}, at end {_load()}")
+    print(extra)
+    print()
+
+
+def run_floor(arguments: argparse.Namespace, progress) -> int:
+    """`--floor`: program and bare program alternating, medians and ratios (see floor.py)."""
+    load_at_start = _load()
+    started = time.perf_counter()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="gatestack-floor-") as directory:
+        for routes in arguments.routes:
+            listeners = arguments.listeners[0]
+            rows.append(
+                floor.measure_floor(
+                    Path(directory), routes, arguments.runs, stack_raw_config(routes, listeners),
+                    stack_name(routes, listeners), Path(__file__).resolve(), progress,
+                )
+            )
+    _header(load_at_start, f"floor: median of {arguments.runs} alternating runs (program, bare, bare with no inputs), each in a fresh process, "
+            f"{arguments.listeners[0]} listener(s); took {(time.perf_counter() - started) / 60:.1f} min")
+    print(floor.format_floor_table(rows))
+    return 0 if all(row.ratio <= row.target for row in rows) else 3
+
+
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="1, 10 and 100 routes over 1 and 8 listeners, one run each, conformance for 1 and 10 routes")
@@ -472,9 +502,15 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--conformance-timeout", type=float, default=900.0, help="give up on one conformance run after this many seconds")
     parser.add_argument("--keep", type=Path, help="write the generated stack files here (kept) instead of a temporary directory")
     parser.add_argument("--json", type=Path, help="also write every measurement (all runs) to this JSON file")
+    parser.add_argument("--floor", action="store_true", help="the program beside a bare program of the same resource counts (floor.py): 10, 100, 1,000 routes, 1 listener, 5 alternating pairs")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--floor-worker", nargs="+", help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
     quick = arguments.quick
+    if arguments.floor:
+        arguments.routes = arguments.routes or floor.FLOOR_ROUTES
+        arguments.listeners = arguments.listeners or (1,)
+        arguments.runs = arguments.runs or floor.FLOOR_RUNS
     arguments.routes = arguments.routes or (QUICK_ROUTES if quick else FULL_ROUTES)
     arguments.listeners = arguments.listeners or (QUICK_LISTENERS if quick else FULL_LISTENERS)
     arguments.conformance_routes = arguments.conformance_routes or (QUICK_CONFORMANCE_ROUTES if quick else FULL_CONFORMANCE_ROUTES)
@@ -487,10 +523,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     if arguments.worker is not None:
         print(json.dumps(worker(arguments.worker)))
         return 0
+    if arguments.floor_worker is not None:
+        kind, path, *stack = arguments.floor_worker
+        print(json.dumps(floor.main_worker(kind, Path(path), stack[0] if stack else None)))
+        return 0
 
     def progress(message: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
+    if arguments.floor:
+        return run_floor(arguments, progress)
     conformance_wanted = not arguments.skip_conformance
     if conformance_wanted:
         missing = [tool for tool in ("egctl", "kubectl-validate") if not list((REPOSITORY_ROOT / ".tools").glob(f"{tool}-*/{tool}"))]

@@ -1,0 +1,239 @@
+"""The SDK's floor: the program beside a bare program of the same resource counts.
+
+    .venv/bin/python benchmarks/bench.py --floor                 # 10, 100 and 1,000 routes, 5 pairs each
+    .venv/bin/python benchmarks/bench.py --floor --routes 100 --runs 3
+
+For each stack size, two kinds of measurement alternate (program, bare, program, bare, ...),
+each in a fresh process, all in one run, so that both see the same machine load:
+
+* program: `__main__.py` for the generated stack (see `bench.stack_raw_config`) under the
+  Pulumi SDK's own `MockMonitor` with plain mocks (`PlainMocks`: a resource's state is its
+  inputs, its ID `<name>-id`);
+* bare: a program that imports the same `pulumi_kubernetes` modules the program loaded and
+  declares as many custom and component resources as the program did (counted by the monitor
+  in the program's first run, so the floor follows the program, never a hard-coded count),
+  each custom resource parented to a component (round robin), under the same mocks and
+  monitor. Its custom resources carry the inputs the program's did (the values the monitor
+  received, as plain data: no Outputs, no options, no dependencies), because serialising a
+  Deployment's or an HTTPRoute's spec is the SDK's work for any program that declares them.
+  `bare, no inputs` is the same program with empty inputs: the SDK's cost per resource alone.
+
+Each worker's clock starts before `import pulumi` and stops when the program has finished
+(every resource registered, every output resolved), so imports the program makes are counted
+in both (that is what weighs at 10 routes). Interpreter start-up and reading the stack file
+(which the Pulumi CLI does, not the program) are outside the clock. The table gives each
+kind's median and the ratio program / bare; the floor is what the Pulumi SDK itself costs
+for those resource counts.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_NAME = "api-gateway"
+FLOOR_ROUTES = (10, 100, 1000)
+FLOOR_RUNS = 5
+# The acceptance bounds of issue 12: program / bare, by stack size (imports weigh most at 10 routes).
+TARGET_RATIO = {10: 1.5}
+DEFAULT_TARGET_RATIO = 1.3
+
+
+def _plain_monitor():
+    """The SDK's `MockMonitor` with plain mocks, counting what is registered (the same for both programs)."""
+    import pulumi
+    from pulumi.runtime import mocks as pulumi_mocks
+
+    class PlainMocks(pulumi.runtime.Mocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+            return [f"{args.name}-id", args.inputs]
+
+        def call(self, args: pulumi.runtime.MockCallArgs):
+            return {}
+
+    class CountingMonitor(pulumi_mocks.MockMonitor):
+        def __init__(self, mocks):
+            super().__init__(mocks)
+            self.component = 0
+            # The custom resources' inputs as the monitor received them (kept, not decoded: cheap).
+            self.custom_inputs = []
+
+        @property
+        def custom(self) -> int:
+            return len(self.custom_inputs)
+
+        def RegisterResource(self, request):
+            if request.type != "pulumi:pulumi:Stack":
+                if request.custom:
+                    self.custom_inputs.append(request.object)
+                else:
+                    self.component += 1
+            return super().RegisterResource(request)
+
+        def ReadResource(self, request):
+            # A read is a custom resource as far as the engine is concerned.
+            self.custom_inputs.append(request.properties)
+            return super().ReadResource(request)
+
+    return PlainMocks, CountingMonitor
+
+
+def _run(stack: str, engine_config: dict[str, str], declare) -> Any:
+    """Run `declare()` as a Pulumi program under the plain mocks; the monitor that counted it."""
+    import pulumi
+    from pulumi.runtime import settings
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    plain_mocks, counting_monitor = _plain_monitor()
+    mocks = plain_mocks()
+    monitor = counting_monitor(mocks)
+    settings.set_root_resource(None)
+    pulumi.runtime.set_all_config(engine_config, [])
+    pulumi.runtime.set_mocks(mocks, project=PROJECT_NAME, stack=stack, preview=False, monitor=monitor)
+    _sync_await(run_pulumi_func(declare))
+    return monitor
+
+
+def program_worker(stack: str, engine_config_file: Path, counts_file: Path) -> dict[str, Any]:
+    """Time `__main__.py` for `stack`; runs in its own process. Writes what it declared to `counts_file`."""
+    import runpy
+
+    engine_config = json.loads(engine_config_file.read_text())
+    sys.path.insert(0, str(REPOSITORY_ROOT))
+    started = time.perf_counter()
+    monitor = _run(stack, engine_config, lambda: runpy.run_path(str(REPOSITORY_ROOT / "__main__.py"), run_name="__pulumi_program__"))
+    seconds = time.perf_counter() - started
+    from pulumi.runtime import rpc
+
+    modules = sorted(name for name in sys.modules if name.startswith("pulumi_kubernetes"))
+    inputs = [rpc.deserialize_properties(item) for item in monitor.custom_inputs]
+    counts_file.write_text(json.dumps({"custom": monitor.custom, "component": monitor.component, "modules": modules, "inputs": inputs}))
+    return {"seconds": seconds, "custom": monitor.custom, "component": monitor.component}
+
+
+def bare_worker(counts_file: Path, with_inputs: bool) -> dict[str, Any]:
+    """Time the bare program for the counts in `counts_file` (with the program's inputs, or none)."""
+    import importlib
+
+    counts = json.loads(counts_file.read_text())
+    inputs = counts["inputs"] if with_inputs else [{} for _ in range(counts["custom"])]
+    started = time.perf_counter()
+    for module in counts["modules"]:
+        importlib.import_module(module)
+    import pulumi
+
+    def declare() -> None:
+        components = []
+        for index in range(counts["component"]):
+            component = pulumi.ComponentResource("bench:index:Component", f"component-{index}")
+            component.register_outputs({})
+            components.append(component)
+        for index, properties in enumerate(inputs):
+            parent = components[index % len(components)]
+            pulumi.CustomResource("bench:index:Custom", f"custom-{index}", properties, pulumi.ResourceOptions(parent=parent))
+
+    monitor = _run("bench-bare", {}, declare)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "custom": monitor.custom, "component": monitor.component}
+
+
+def main_worker(kind: str, path: Path, extra: Optional[str]) -> dict[str, Any]:
+    if kind == "program":
+        return program_worker(extra, path, path.with_suffix(".counts.json"))
+    return bare_worker(path, with_inputs=kind == "bare")
+
+
+# --- the parent ---------------------------------------------------------------------------------
+
+
+@dataclass
+class FloorRow:
+    routes: int
+    custom: int = 0
+    component: int = 0
+    program: list[float] = field(default_factory=list)
+    bare: list[float] = field(default_factory=list)
+    bare_no_inputs: list[float] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.program) / statistics.median(self.bare)
+
+    @property
+    def target(self) -> float:
+        return TARGET_RATIO.get(self.routes, DEFAULT_TARGET_RATIO)
+
+
+def _worker(bench_script: Path, kind: str, path: Path, stack: Optional[str] = None) -> dict[str, Any]:
+    command = [sys.executable, str(bench_script), "--floor-worker", kind, str(path)] + ([stack] if stack else [])
+    result = subprocess.run(command, cwd=REPOSITORY_ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.splitlines()[-25:])
+        raise RuntimeError(f"floor worker {kind} {path.name} failed (exit {result.returncode}):\n{tail}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def measure_floor(directory: Path, routes: int, runs: int, raw_config: dict[str, Any], stack: str, bench_script: Path, progress) -> FloorRow:
+    """`runs` alternating pairs of (program, bare) for one stack size."""
+    sys.path.insert(0, str(REPOSITORY_ROOT))
+    from gateway_config.loader import engine_config_from_raw
+
+    config_file = directory / f"{stack}.json"
+    config_file.write_text(json.dumps(engine_config_from_raw(raw_config)))
+    # Each program run rewrites it; the bare programs follow the first run's counts.
+    declared_file = config_file.with_suffix(".counts.json")
+    counts_file = directory / f"{stack}.first-run.json"
+    row = FloorRow(routes)
+    for run in range(runs):
+        program = _worker(bench_script, "program", config_file, stack)
+        if run == 0:
+            row.custom, row.component = program["custom"], program["component"]
+            declared_file.replace(counts_file)
+        elif (program["custom"], program["component"]) != (row.custom, row.component):
+            raise RuntimeError(f"the program declared {program['custom']} + {program['component']}, then {row.custom} + {row.component}")
+        bare = _worker(bench_script, "bare", counts_file)
+        bare_no_inputs = _worker(bench_script, "bare-no-inputs", counts_file)
+        for measured in (bare, bare_no_inputs):
+            if (measured["custom"], measured["component"]) != (row.custom, row.component):
+                raise RuntimeError(f"a bare program declared {measured['custom']} + {measured['component']}, not {row.custom} + {row.component}")
+        row.program.append(program["seconds"])
+        row.bare.append(bare["seconds"])
+        row.bare_no_inputs.append(bare_no_inputs["seconds"])
+        progress(
+            f"floor {stack} run {run + 1}/{runs}: program {program['seconds']:.2f} s, bare {bare['seconds']:.2f} s, "
+            f"bare with no inputs {bare_no_inputs['seconds']:.2f} s"
+        )
+    return row
+
+
+def format_floor_table(rows: list[FloorRow]) -> str:
+    header = ["routes", "declared (custom + component)", "program s", "bare (floor) s", "ratio", "target", "met?", "bare, no inputs s", "ratio to it"]
+    body = [
+        [
+            f"{row.routes:,}",
+            f"{row.custom:,} + {row.component:,}",
+            f"{statistics.median(row.program):.2f}",
+            f"{statistics.median(row.bare):.2f}",
+            f"{row.ratio:.2f}",
+            f"<= {row.target:.1f}",
+            "yes" if row.ratio <= row.target else "no",
+            f"{statistics.median(row.bare_no_inputs):.2f}",
+            f"{statistics.median(row.program) / statistics.median(row.bare_no_inputs):.2f}",
+        ]
+        for row in rows
+    ]
+    widths = [max(len(line[index]) for line in [header, *body]) for index in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(cell.rjust(width) for cell, width in zip(cells, widths)) + " |"
+
+    separator = "|" + "|".join("-" * (width + 1) + ":" for width in widths) + "|"
+    return "\n".join([line(header), separator, *map(line, body)])
