@@ -22,6 +22,10 @@ gateway's retries, timeouts and health checks on the real data plane:
 - ``X-Echo-Delay: <milliseconds>``: wait that long before answering.
 - ``X-Echo-Health-Checks: report``: the JSON gains ``healthChecks``, the health-check requests
   (``User-Agent: Envoy/HC``) this server has seen, as ``{"<method> <host><path>": count}``.
+- ``X-Echo-Health-Fail: <deployment>;<milliseconds>;<reset|status>``: for that long, every echo
+  server of the process answering for ``<deployment>`` fails the gateway's health checks, by
+  resetting the connection (a network failure, which Envoy counts against ``unhealthyThreshold``)
+  or answering the status (which Envoy takes as unhealthy at once); then they pass again.
 - ``X-Echo-Mark: <token>``: the request is counted under ``<token>`` for the Deployment this server
   answers for, over every echo server of the process (so copies a gateway mirrors to another
   backend are counted too); ``X-Echo-Marks: <token>`` adds ``marks``, ``{"<deployment>": count}``,
@@ -58,6 +62,7 @@ FAIL_HEADER = "X-Echo-Fail"
 DELAY_HEADER = "X-Echo-Delay"
 HEALTH_CHECK_REPORT_HEADER = "X-Echo-Health-Checks"
 HEALTH_CHECK_USER_AGENT = "Envoy/HC"
+HEALTH_FAIL_HEADER = "X-Echo-Health-Fail"
 MAX_DELAY_MILLISECONDS = 120_000
 
 
@@ -81,6 +86,38 @@ class FailureBudget:
 
 
 FAILURES = FailureBudget()
+
+
+class HealthFailures:
+    """Deployments whose servers fail health checks until a (monotonic) time, and how; shared
+    by every echo server of the process, so any request through the gateway can set it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.failing: dict[str, tuple[float, str]] = {}
+
+    def fail(self, deployment: str, seconds: float, how: str) -> None:
+        with self.lock:
+            self.failing[deployment] = (time.monotonic() + seconds, how)
+
+    def failure_for(self, deployment: str) -> str | None:
+        """'reset', a status code, or None when the deployment's health checks pass now."""
+        with self.lock:
+            until, how = self.failing.get(deployment, (0.0, ""))
+            return how if time.monotonic() < until else None
+
+
+HEALTH_FAILURES = HealthFailures()
+
+
+def parse_health_failure(value: str) -> tuple[str, int, str] | None:
+    """``deployment;milliseconds;reset|<status>`` -> (deployment, milliseconds, how), or None."""
+    parts = [part.strip() for part in value.split(";")]
+    if len(parts) != 3 or not parts[0] or not parts[1].isdigit():
+        return None
+    if parts[2] != "reset" and not (parts[2].isdigit() and 200 <= int(parts[2]) <= 599):
+        return None
+    return parts[0], min(int(parts[1]), MAX_DELAY_MILLISECONDS), parts[2]
 MARK_HEADER = "X-Echo-Mark"
 MARKS_REPORT_HEADER = "X-Echo-Marks"
 
@@ -257,6 +294,11 @@ class EchoRequestHandler(BaseHTTPRequestHandler):
             self.server.count_request()  # requests the gateway forwarded, not its own health checks
         if self.headers.get(MARK_HEADER):
             MARKS.count(self.headers[MARK_HEADER], self.server.deployment)
+        health_failure = parse_health_failure(self.headers.get(HEALTH_FAIL_HEADER, ""))
+        if health_failure is not None:
+            HEALTH_FAILURES.fail(health_failure[0], health_failure[1] / 1000, health_failure[2])
+        if self.headers.get("User-Agent", "").startswith(HEALTH_CHECK_USER_AGENT) and not self.pass_health_check():
+            return
         if not self.obey_instructions():
             return
         path_only = self.path.split("?", 1)[0]
@@ -295,6 +337,18 @@ class EchoRequestHandler(BaseHTTPRequestHandler):
                 name, _, value = pair.strip().partition(":")
                 response_headers.append((name, value.strip()))
         self.send_plain_response(200, go_json(document).encode(), response_headers)
+
+    def pass_health_check(self) -> bool:
+        """Fail a health check as X-Echo-Health-Fail asked; False when it was failed already."""
+        how = HEALTH_FAILURES.failure_for(self.server.deployment)
+        if how is None:
+            return True
+        if how == "reset":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+        else:
+            self.send_plain_response(int(how), b"failing health checks as asked", [("Content-Type", "text/plain")])
+        return False
 
     def obey_instructions(self) -> bool:
         """Fail or wait as the request asks (module docstring); False when it was answered already."""

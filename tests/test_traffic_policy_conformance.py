@@ -3,7 +3,7 @@
 A stack built from the seed with one of everything (mutual TLS required, TLS versions, ciphers
 and ALPN, idle and request timeouts, a connection limit, X-Forwarded-For trust; retries on
 resets, a request timeout, a circuit breaker, rate limits keyed by header and by client
-address, health checks, ConsistentHash on a 1:1 split) passes the offline proof with every
+address, health checks (a backend failing them taken out and readmitted on time), ConsistentHash on a 1:1 split) passes the offline proof with every
 behaviour check passing; a gateway whose objects drifted from the config fails exactly the
 checks of what drifted. Real tools: egctl, Envoy, echo servers on 127.0.0.1.
 """
@@ -33,6 +33,9 @@ EXPECTED_PASSES = [
     f"{BACKEND}: a request failing 4 time(s) with reset fails (3 retries, no more)",
     f"{BACKEND}: at most 4 requests at once, then 503",
     f"{BACKEND}: Envoy health-checks the backends with GET /health",
+    f"{BACKEND}: backend answering its health checks with 503 gets no traffic after the next check (within 1.25s: an unexpected status counts at once)",
+    f"{BACKEND}: backend failing its health checks (connection resets) gets traffic until 3 x 1s, none after (last request between 1.25s and 3.25s)",
+    f"{BACKEND}: backend gets traffic again 1 x 1s after its health checks pass (first request between 0.00s and 1.75s)",
     "BackendTrafficPolicy sticky-sessions: route sticky rule 0: ConsistentHash on x-user: each key sticks to one backend",
     "route backend rule 0 (main): a backend slower than the timeout gets 504 (BackendTrafficPolicy backend-resilience requestTimeout 2s)",
     f"{HTTPS}: TLS 1.2 to 1.3 only",

@@ -13,8 +13,8 @@ Each BackendTrafficPolicy is checked on a rule it is in effect for (`policy_targ
 * circuit breakers: when `maxParallelRequests` (or `maxConnections + maxPendingRequests`) is at
   most 32, that many slow requests plus four at once: at most that many are answered, the
   others are refused at once with Envoy's 503 "overflow";
-* active health checks: the backends report the health-check requests Envoy sent them, with the
-  declared method and path;
+* active health checks: see `health_checks` (the requests Envoy sends, and a backend failing
+  them taken out and readmitted on the declared thresholds and interval);
 * ConsistentHash on a header or the client address: every key sticks to one backend of a
   split. The other load-balancing types cannot be told apart from outside (not checked).
 
@@ -278,32 +278,7 @@ class BackendPolicyChecks:
                 + (f"; other answers: {', '.join(others)}" if others else ""),
             )
 
-    # --- health checks and load balancing ----------------------------------------------------
-    def check_health_checks(self) -> None:
-        for policy in self.policies:
-            if policy.health_check is None:
-                continue
-            active = policy.health_check.active
-            governed = self.first_governed(policy, "health checks")
-            if governed is None:
-                continue
-            method = active.http.method or "GET"
-            name = f"BackendTrafficPolicy {policy.name}: {governed.label}: Envoy health-checks the backends with {method} {active.http.path}"
-            if not self.can_instruct(governed, name):
-                continue
-            interval = duration_seconds(active.interval or "3s")
-            deadline = time.monotonic() + 2 * interval + 2
-            seen: dict[str, int] = {}
-            while time.monotonic() < deadline:
-                response = self.verifier.send(governed.listener, governed.probe, [(HEALTH_CHECK_REPORT_HEADER, "report")])
-                echo = response.echo() or {}
-                seen = echo.get("healthChecks") or {}
-                if any(key.startswith(f"{method} ") and key.endswith(active.http.path) for key in seen):
-                    break
-                time.sleep(0.5)
-            matching = {key: count for key, count in seen.items() if key.startswith(f"{method} ") and key.endswith(active.http.path)}
-            self.verifier.add(name, bool(matching), f"health checks seen by a backend: {seen or 'none'}")
-
+    # --- load balancing ------------------------------------------------------------------------
     def check_load_balancers(self) -> None:
         for policy in self.policies:
             balancer = policy.load_balancer
