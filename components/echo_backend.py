@@ -7,7 +7,7 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from components.options import child_options
+from components.options import child_options, custom_resource
 
 from gateway_config.manifests import echo_backend_objects
 from gateway_config.models import BackendConfig
@@ -24,7 +24,7 @@ class EchoBackend(pulumi.ComponentResource):
 
     service_account: kubernetes.core.v1.ServiceAccount
     service: kubernetes.core.v1.Service
-    deployment: kubernetes.apps.v1.Deployment
+    deployment: kubernetes.apiextensions.CustomResource  # an apps/v1 Deployment (see `custom_resource`)
     service_name: pulumi.Output[str]
 
     def __init__(
@@ -51,11 +51,8 @@ class EchoBackend(pulumi.ComponentResource):
             spec=objects["service"]["spec"],
             opts=child,
         )
-        self.deployment = kubernetes.apps.v1.Deployment(
-            f"{name}-deployment",
-            metadata=objects["deployment"]["metadata"],
-            spec=objects["deployment"]["spec"],
-            opts=child_options(self, opts, depends_on=[self.service_account]),
+        self.deployment = custom_resource(
+            f"{name}-deployment", objects["deployment"], child_options(self, opts, depends_on=[self.service_account])
         )
         self.service_name = self.service.metadata.apply(lambda metadata: metadata["name"])
         self.register_outputs({"serviceName": self.service_name})

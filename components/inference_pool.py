@@ -48,7 +48,7 @@ class InferencePool(pulumi.ComponentResource):
 
     pool: kubernetes.apiextensions.CustomResource
     service: kubernetes.core.v1.Service
-    epp_deployment: kubernetes.apps.v1.Deployment
+    epp_deployment: kubernetes.apiextensions.CustomResource  # an apps/v1 Deployment (see `custom_resource`)
     epp_service: kubernetes.core.v1.Service
     extension_policy: Optional[kubernetes.apiextensions.CustomResource]
     traffic_policy: Optional[kubernetes.apiextensions.CustomResource]
@@ -77,11 +77,8 @@ class InferencePool(pulumi.ComponentResource):
         config_map = kubernetes.core.v1.ConfigMap(
             f"{name}-epp-config-map", metadata=epp["config_map"]["metadata"], data=epp["config_map"]["data"], opts=child
         )
-        self.epp_deployment = kubernetes.apps.v1.Deployment(
-            f"{name}-epp-deployment",
-            metadata=epp["deployment"]["metadata"],
-            spec=epp["deployment"]["spec"],
-            opts=child_options(self, opts, depends_on=[service_account, config_map, *rbac]),
+        self.epp_deployment = custom_resource(
+            f"{name}-epp-deployment", epp["deployment"], child_options(self, opts, depends_on=[service_account, config_map, *rbac])
         )
         self.epp_service = kubernetes.core.v1.Service(
             f"{name}-epp-service", metadata=epp["service"]["metadata"], spec=epp["service"]["spec"], opts=child

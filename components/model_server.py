@@ -7,7 +7,7 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from components.options import child_options
+from components.options import child_options, custom_resource
 
 from gateway_config.inference import ModelServerConfig
 from gateway_config.inference_manifests import model_server_deployment
@@ -23,7 +23,7 @@ class ModelServer(pulumi.ComponentResource):
     GPU, `/health` probes (a startup probe allows ten minutes to load the model), shared memory.
     """
 
-    deployment: kubernetes.apps.v1.Deployment
+    deployment: kubernetes.apiextensions.CustomResource  # an apps/v1 Deployment (see `custom_resource`)
 
     def __init__(
         self,
@@ -35,7 +35,5 @@ class ModelServer(pulumi.ComponentResource):
     ) -> None:
         super().__init__("api-gateway:components:ModelServer", name, None, opts)
         manifest = model_server_deployment(server, namespace)
-        self.deployment = kubernetes.apps.v1.Deployment(
-            f"{name}-deployment", metadata=manifest["metadata"], spec=manifest["spec"], opts=child_options(self, opts)
-        )
+        self.deployment = custom_resource(f"{name}-deployment", manifest, child_options(self, opts))
         self.register_outputs({"model": server.model, "replicas": server.replicas})
