@@ -53,7 +53,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-import floor  # benchmarks/floor.py: this script's directory is on sys.path
+import engine  # benchmarks/engine.py and floor.py: this script's directory is on sys.path
+import floor
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -489,6 +490,33 @@ def run_floor(arguments: argparse.Namespace, progress) -> int:
     return 0 if all(row.ratio <= row.target for row in rows) else 3
 
 
+def run_engine(arguments: argparse.Namespace, progress) -> int:
+    """`--engine`: `pulumi preview` of program and bare programs against the local cluster (see engine.py)."""
+    started_cluster = subprocess.run(
+        [PYTHON, "-m", "gatestack", "cluster", "up", "--state-dir", str(arguments.state_dir)], cwd=REPOSITORY_ROOT
+    )
+    if started_cluster.returncode != 0:
+        return started_cluster.returncode
+    load_at_start = _load()
+    started = time.perf_counter()
+    rows = []
+    listeners = arguments.listeners[0]
+    script = Path(__file__).resolve()
+    for routes in arguments.routes:
+        stack = stack_name(routes, listeners)
+        rows.append(
+            engine.measure_engine(
+                routes, arguments.runs, stack_raw_config(routes, listeners), stack, arguments.state_dir,
+                lambda config, path, stack=stack: floor.count_declared(script, config, stack, path), floor.BARE_KINDS, progress,
+            )
+        )
+    _header(load_at_start, f"engine: median of {arguments.runs} alternating rounds (program, bare, bare with the program's graph, bare ConfigMaps) of "
+            f"`pulumi preview` on an empty stack, {listeners} listener(s); peaks: the highest of the rounds; "
+            f"took {(time.perf_counter() - started) / 60:.1f} min")
+    print(engine.format_engine_table(rows))
+    return 0
+
+
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="1, 10 and 100 routes over 1 and 8 listeners, one run each, conformance for 1 and 10 routes")
@@ -503,10 +531,16 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--keep", type=Path, help="write the generated stack files here (kept) instead of a temporary directory")
     parser.add_argument("--json", type=Path, help="also write every measurement (all runs) to this JSON file")
     parser.add_argument("--floor", action="store_true", help="the program beside a bare program of the same resource counts (floor.py): 10, 100, 1,000 routes, 1 listener, 5 alternating pairs")
+    parser.add_argument("--engine", action="store_true", help="`pulumi preview` on the real engine against the local cluster, program beside bare program (engine.py): 100 and 1,000 routes, 3 rounds")
+    parser.add_argument("--state-dir", type=Path, default=engine.DEFAULT_STATE_DIRECTORY, help="--engine: the local cluster's state directory (default /tmp/bench-cluster; started if not running, left running)")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--floor-worker", nargs="+", help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
     quick = arguments.quick
+    if arguments.engine:
+        arguments.routes = arguments.routes or engine.ENGINE_ROUTES
+        arguments.listeners = arguments.listeners or (1,)
+        arguments.runs = arguments.runs or engine.ENGINE_RUNS
     if arguments.floor:
         arguments.routes = arguments.routes or floor.FLOOR_ROUTES
         arguments.listeners = arguments.listeners or (1,)
@@ -533,6 +567,8 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     if arguments.floor:
         return run_floor(arguments, progress)
+    if arguments.engine:
+        return run_engine(arguments, progress)
     conformance_wanted = not arguments.skip_conformance
     if conformance_wanted:
         missing = [tool for tool in ("egctl", "kubectl-validate") if not list((REPOSITORY_ROOT / ".tools").glob(f"{tool}-*/{tool}"))]
