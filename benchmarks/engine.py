@@ -48,6 +48,11 @@ ENGINE_ROUTES = (100, 1000)
 ENGINE_RUNS = 3
 DEFAULT_STATE_DIRECTORY = Path("/tmp/bench-cluster")
 POLL_SECONDS = 0.1
+# The language host hands the program its whole config in one environment variable,
+# PULUMI_CONFIG (pulumi-language-python v3.79 main.go; pulumi/pulumi#8680), and Linux refuses
+# to start a process with any one argument or environment string longer than MAX_ARG_STRLEN
+# (32 pages, 128 KiB): `fork/exec python3: argument list too long`.
+MAX_ARG_STRLEN = 32 * 4096
 # program, then bare_program configured as floor.BARE_KINDS says ("bare-no-inputs": ConfigMaps)
 KINDS = ("program", "bare", "bare-graph", "bare-no-inputs")
 # /proc/PID/status names are cut at 15 characters: "pulumi-language-python" reads "pulumi-language".
@@ -149,6 +154,15 @@ class EngineRow:
         return max(getattr(run, attribute) for run in self.runs[kind])
 
 
+class ConfigTooLarge(RuntimeError):
+    """The stack's config cannot reach the program through the language host (see MAX_ARG_STRLEN)."""
+
+
+def config_environment_size(engine_config: dict[str, str]) -> int:
+    """Bytes of `PULUMI_CONFIG=<json>`, as the language host builds it for `engine_config`."""
+    return len(("PULUMI_CONFIG=" + json.dumps(engine_config, separators=(",", ":"))).encode())
+
+
 def _bare_workspace(root: Path, stack: str, declared_file: Path, kind: str, settings: dict[str, str]) -> Path:
     """A workspace whose program is `bare_program`, its stack config naming the declared file and `settings`."""
     import yaml
@@ -198,7 +212,14 @@ def measure_engine(
     bench_root = engine_layout(cluster).root / "bench"
     bench_root.mkdir(parents=True, exist_ok=True)
     declared_file = bench_root / f"{stack}.declared.json"
-    declared = count_declared(engine_config_from_raw(raw_derived), declared_file)
+    engine_config = engine_config_from_raw(raw_derived)
+    size = config_environment_size(engine_config)
+    if size > MAX_ARG_STRLEN:
+        raise ConfigTooLarge(
+            f"{stack}: the program's config is {size:,} bytes as PULUMI_CONFIG, over Linux's {MAX_ARG_STRLEN:,}-byte limit "
+            "for one environment string: the language host cannot start it (`argument list too long`, pulumi/pulumi#8680)"
+        )
+    declared = count_declared(engine_config, declared_file)
     row = EngineRow(routes, declared["custom"], declared["component"], {kind: [] for kind in KINDS})
     clis = {"program": program_cli}
     for kind in KINDS[1:]:

@@ -135,6 +135,9 @@ def program_worker(stack: str, engine_config_file: Path, declared_file: Path) ->
                         "urn": urn,
                         "type": request.type,
                         "custom": custom,
+                        # A remote component (a Helm v4 Chart) is a dependency of its own; a local one
+                        # stands for its children.
+                        "remote": bool(getattr(request, "remote", False)),
                         "read": read,
                         "parent": request.parent or None,
                         "dependencies": list(request.dependencies),

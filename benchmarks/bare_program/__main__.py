@@ -8,8 +8,8 @@ numbers of component and custom resources. Nothing else: no config models, no op
 `parent`, `id` for a read and (graph `same`) `depends_on`, no outputs.
 
 `bench-bare:graph` (default `flat`):
-* `flat`: the floor. Every custom resource is parented to a component (round robin), with no
-  dependencies.
+* `flat`: the floor. Every custom resource is parented to a component (round robin over the
+  local ones; a remote component, a Helm v4 Chart, stays remote), with no dependencies.
 * `same`: the program's own graph: each resource has the parent and the dependencies the
   program gave it. The program beside this one shows the program's Python; this one beside
   `flat` shows what its ordering costs (a resource is registered only once its dependencies
@@ -43,9 +43,10 @@ for module in declared["modules"]:
 
 
 class BareComponent(pulumi.ComponentResource):
-    def __init__(self, name: str, options: pulumi.ResourceOptions) -> None:
-        super().__init__("bench:index:Component", name, None, options)
-        self.register_outputs({})
+    def __init__(self, name: str, options: pulumi.ResourceOptions, remote: bool = False) -> None:
+        super().__init__("bench:index:Component", name, None, options, remote=remote)
+        if not remote:
+            self.register_outputs({})
 
 
 class BareCustom(pulumi.CustomResource):
@@ -62,7 +63,12 @@ records = declared["resources"]
 custom_records = [record for record in records if record["custom"]]
 components, declared_objects, by_urn = [], {}, {}
 if not same_graph:
-    components = [BareComponent(f"component-{index}", pulumi.ResourceOptions()) for index in range(declared["component"])]
+    components = [
+        BareComponent(f"component-{index}", pulumi.ResourceOptions(), record.get("remote", False))
+        for index, record in enumerate(record for record in records if not record["custom"])
+    ]
+    # Children go to local components only, as a remote component's children are its provider's.
+    local_components = [component for component, record in zip(components, (r for r in records if not r["custom"])) if not record.get("remote")]
 
 
 def declare_custom(index: int, record: dict, options: pulumi.ResourceOptions) -> pulumi.CustomResource:
@@ -84,7 +90,7 @@ if same_graph:
         if record["custom"]:
             by_urn[record["urn"]] = declare_custom(index, record, options)
         else:
-            by_urn[record["urn"]] = BareComponent(f"component-{index}", options)
+            by_urn[record["urn"]] = BareComponent(f"component-{index}", options, record.get("remote", False))
 else:
     for index, record in enumerate(custom_records):
-        declare_custom(index, record, pulumi.ResourceOptions(parent=components[index % len(components)]))
+        declare_custom(index, record, pulumi.ResourceOptions(parent=local_components[index % len(local_components)]))
