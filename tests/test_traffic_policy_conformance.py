@@ -36,7 +36,7 @@ EXPECTED_PASSES = [
     f"{BACKEND}: backend answering its health checks with 503 gets no traffic after the next check (within 1.25s: an unexpected status counts at once)",
     f"{BACKEND}: backend failing its health checks (connection resets) gets traffic until 3 x 1s, none after (last request between 1.25s and 3.25s)",
     f"{BACKEND}: backend gets traffic again 1 x 1s after its health checks pass (first request between 0.00s and 1.75s)",
-    "BackendTrafficPolicy sticky-sessions: route sticky rule 0: ConsistentHash on x-user: each key sticks to one backend",
+    "BackendTrafficPolicy sticky-sessions: route sticky rule 0: ConsistentHash on header x-user: each key sticks to one endpoint, whatever else the requests vary",
     "route backend rule 0 (main): a backend slower than the timeout gets 504 (BackendTrafficPolicy backend-resilience requestTimeout 2s)",
     f"{HTTPS}: TLS 1.2 to 1.3 only",
     f"{HTTPS}: TLS 1.2 ciphers are ECDHE-RSA-AES128-GCM-SHA256, ECDHE-RSA-CHACHA20-POLY1305",

@@ -15,8 +15,7 @@ Each BackendTrafficPolicy is checked on a rule it is in effect for (`policy_targ
   others are refused at once with Envoy's 503 "overflow";
 * active health checks: see `health_checks` (the requests Envoy sends, and a backend failing
   them taken out and readmitted on the declared thresholds and interval);
-* ConsistentHash on a header or the client address: every key sticks to one backend of a
-  split. The other load-balancing types cannot be told apart from outside (not checked).
+* load balancing: see `load_balancer_checks`.
 
 Timeouts, for every rule with one (its own `timeouts`, else its BackendTrafficPolicy's
 `timeout.http.requestTimeout`, as Envoy Gateway gives them precedence): a backend told to
@@ -44,8 +43,6 @@ from gatestack.verify.probes import KeepAliveSession, RequestFailed
 UNIT_SECONDS = {"Second": 1, "Minute": 60, "Hour": 3600, "Day": 86400}
 MAX_RATE_LIMIT_REQUESTS = 2000
 MAX_CIRCUIT_CAPACITY = 32
-CONSISTENT_HASH_KEYS = 8
-CONSISTENT_HASH_REPEATS = 6
 ENVOY_GATEWAY_DEFAULT_RETRIES = 2
 CIRCUIT_DEFAULT = 1024
 
@@ -278,55 +275,6 @@ class BackendPolicyChecks:
                 + (f"; other answers: {', '.join(others)}" if others else ""),
             )
 
-    # --- load balancing ------------------------------------------------------------------------
-    def check_load_balancers(self) -> None:
-        for policy in self.policies:
-            balancer = policy.load_balancer
-            if balancer is None:
-                continue
-            governed = self.first_governed(policy, "load balancer")
-            if governed is None:
-                continue
-            base = f"BackendTrafficPolicy {policy.name}: {governed.label}: {balancer.type}"
-            hashing = balancer.consistent_hash
-            if balancer.type != "ConsistentHash" or hashing.type == "Cookie":
-                self.verifier.skip(base, "which endpoint answers is not observable as a property of single requests")
-                continue
-            if len(_internal_backends(governed)) < 2:
-                self.verifier.skip(base, "the rule has one backend: stickiness to a pod is not observable here")
-                continue
-            name = f"{base} on {hashing.header.name if hashing.header else 'the client address'}: each key sticks to one backend"
-            chooser = AddressChooser.for_listener(
-                effective_listener_policy(self.verifier.config.client_traffic_policies, governed.listener.name),
-                governed.listener.target.host,
-            )
-            spread: dict[str, set[str]] = {}
-            for _ in range(CONSISTENT_HASH_KEYS):
-                if hashing.header is not None:
-                    key = fresh_value()
-                    client = ClientRequest(((hashing.header.name, key),), None, key)
-                else:
-                    client = chooser.address_in("0.0.0.0/0")
-                    if client is None:
-                        self.verifier.skip(name, "requests cannot come from several client addresses here")
-                        break
-                    key = client.description
-                backends = spread.setdefault(key, set())
-                for _ in range(CONSISTENT_HASH_REPEATS):
-                    try:
-                        response = self.verifier.send(governed.listener, governed.probe, client.headers, source=client.source)
-                    except RequestFailed as error:
-                        backends.add(f"error {error}")
-                        continue
-                    echo = response.echo() if response.status == 200 else None
-                    backends.add(backend_of_pod(str(echo.get("pod", ""))) if echo else f"status {response.status}")
-            else:
-                loose = {key: sorted(values) for key, values in spread.items() if len(values) != 1}
-                detail = f"{len(spread)} keys x {CONSISTENT_HASH_REPEATS} requests; " + (
-                    f"keys reaching several backends: {loose}" if loose else "every key stayed on one backend"
-                )
-                self.verifier.add(name, not loose, detail)
-
 
 def failure_mode(retry: Any) -> Optional[str]:
     """How a backend can fail so that these retry settings retry it: '503', 'reset' or None."""
@@ -355,6 +303,13 @@ def timeout_expectation(rule: Any, policy: Any) -> Optional[tuple[float, float, 
     per_try = policy.retry.per_retry.timeout if policy is not None and policy.retry and policy.retry.per_retry else None
     earliest = min(effective, duration_seconds(per_try)) if per_try else effective
     return earliest, effective, source + (f", per-try timeout {per_try}" if per_try else "")
+
+
+def effective_policy_timeout(rule: Any, policy: Any) -> Optional[float]:
+    """The seconds after which the gateway ends a request to the rule (route timeout, else the
+    policy's, or the per-try timeout if sooner), or None when neither sets one."""
+    expectation = timeout_expectation(rule, policy)
+    return expectation[0] if expectation else None
 
 
 def check_timeouts(verifier: Any, listeners: dict[str, Any], checks: BackendPolicyChecks) -> None:

@@ -32,6 +32,7 @@ from gatestack.verify.client_policy_checks import ClientPolicyChecks
 from gatestack.verify.inference_checks import InferenceChecks, InferenceEnvironment
 from gatestack.verify.grpc_checks import GrpcChecks
 from gatestack.verify.health_checks import check_health_checks
+from gatestack.verify.load_balancer_checks import LoadBalancerChecks
 from gatestack.verify.material import ClientCertificate, ProofMaterial, load_client_certificate
 from gatestack.verify.policy_targets import effective_listener_policy, effective_policy
 from gatestack.verify.security_checks import SecurityChecks
@@ -175,7 +176,7 @@ class Verifier(RouteChecks):
         self.guarded("gRPC routes", GrpcChecks(self, listeners).run)
         self.guarded("retries", backend_policies.check_retries)
         self.guarded("circuit breakers", backend_policies.check_circuit_breakers)
-        self.guarded("load balancers", backend_policies.check_load_balancers)
+        self.guarded("load balancers", LoadBalancerChecks(backend_policies).run)
         self.guarded("timeouts", check_timeouts, self, listeners, backend_policies)
         # After the others: Envoy's first health checks are a minute apart (health_checks.py).
         self.guarded("health checks", check_health_checks, backend_policies)
