@@ -10,9 +10,7 @@ Each BackendTrafficPolicy is checked on a rule it is in effect for (`policy_targ
   the first `requests` pass and the next one gets 429; the limit refills continuously, so
   `requests x elapsed / unit` more may pass while the burst is sent. A limit without a key is
   checked last, as "at most": earlier checks spent some of its budget;
-* circuit breakers: when `maxParallelRequests` (or `maxConnections + maxPendingRequests`) is at
-  most 32, that many slow requests plus four at once: at most that many are answered, the
-  others are refused at once with Envoy's 503 "overflow";
+* circuit breakers: see `circuit_breaker_checks`;
 * active health checks: see `health_checks` (the requests Envoy sends, and a backend failing
   them taken out and readmitted on the declared thresholds and interval);
 * load balancing: see `load_balancer_checks`.
@@ -42,9 +40,7 @@ from gatestack.verify.probes import KeepAliveSession, RequestFailed
 
 UNIT_SECONDS = {"Second": 1, "Minute": 60, "Hour": 3600, "Day": 86400}
 MAX_RATE_LIMIT_REQUESTS = 2000
-MAX_CIRCUIT_CAPACITY = 32
 ENVOY_GATEWAY_DEFAULT_RETRIES = 2
-CIRCUIT_DEFAULT = 1024
 
 
 def is_stand_in(verifier: Any, governed: GovernedRule) -> bool:
@@ -233,47 +229,6 @@ class BackendPolicyChecks:
                     self.verifier.add(name, ok, f"status {response.status}" + (f" from {echo.get('pod')}" if echo else ""))
                 else:
                     self.verifier.add(name, 500 <= response.status < 600, f"status {response.status}")
-
-    # --- circuit breakers -------------------------------------------------------------------
-    def check_circuit_breakers(self) -> None:
-        for policy in self.policies:
-            breaker = policy.circuit_breaker
-            if breaker is None:
-                continue
-            governed = self.first_governed(policy, "circuit breaker")
-            if governed is None:
-                continue
-            parallel = breaker.max_parallel_requests if breaker.max_parallel_requests is not None else CIRCUIT_DEFAULT
-            queued = (breaker.max_connections if breaker.max_connections is not None else CIRCUIT_DEFAULT) + (
-                breaker.max_pending_requests if breaker.max_pending_requests is not None else CIRCUIT_DEFAULT
-            )
-            capacity = min(parallel, queued)
-            name = f"BackendTrafficPolicy {policy.name}: {governed.label}: at most {capacity} requests at once, then 503"
-            if capacity > MAX_CIRCUIT_CAPACITY:
-                self.verifier.skip(name, f"{capacity + 4} slow requests at once are more than verify sends (at most {MAX_CIRCUIT_CAPACITY})")
-                continue
-            if not self.can_instruct(governed, name):
-                continue
-            count = capacity + 4
-
-            def one(_: int) -> tuple[int, str]:
-                try:
-                    response = self.verifier.send(governed.listener, governed.probe, [(DELAY_HEADER, "1500")])
-                except RequestFailed as error:
-                    return 0, str(error)
-                return response.status, response.body[:200].decode(errors="replace")
-
-            with ThreadPoolExecutor(max_workers=count) as pool:
-                outcomes = list(pool.map(one, range(count)))
-            succeeded = sum(1 for status, _ in outcomes if status == 200)
-            # Envoy's own answer when a circuit breaker trips (Envoy Gateway suppresses x-envoy-overloaded).
-            overflowed = sum(1 for status, body in outcomes if status == 503 and "overflow" in body)
-            others = sorted({f"{status} {body[:60]!r}" for status, body in outcomes if status != 200 and not (status == 503 and "overflow" in body)})
-            self.verifier.add(
-                name, overflowed >= 1 and succeeded <= capacity and not others,
-                f"{count} at once: {succeeded} answered, {overflowed} refused with 503 (overflow)"
-                + (f"; other answers: {', '.join(others)}" if others else ""),
-            )
 
 
 def failure_mode(retry: Any) -> Optional[str]:

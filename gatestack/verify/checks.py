@@ -28,6 +28,7 @@ from gatestack.verify.probes import (
     verified_context,
 )
 from gatestack.verify.backend_policy_checks import BackendPolicyChecks, check_timeouts
+from gatestack.verify.circuit_breaker_checks import check_circuit_breakers
 from gatestack.verify.client_policy_checks import ClientPolicyChecks
 from gatestack.verify.inference_checks import InferenceChecks, InferenceEnvironment
 from gatestack.verify.grpc_checks import GrpcChecks
@@ -175,7 +176,7 @@ class Verifier(RouteChecks):
         self.guarded("security policies", SecurityChecks(self, listeners).run)
         self.guarded("gRPC routes", GrpcChecks(self, listeners).run)
         self.guarded("retries", backend_policies.check_retries)
-        self.guarded("circuit breakers", backend_policies.check_circuit_breakers)
+        self.guarded("circuit breakers", check_circuit_breakers, backend_policies)
         self.guarded("load balancers", LoadBalancerChecks(backend_policies).run)
         self.guarded("timeouts", check_timeouts, self, listeners, backend_policies)
         # After the others: Envoy's first health checks are a minute apart (health_checks.py).
