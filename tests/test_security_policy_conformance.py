@@ -2,8 +2,9 @@
 
 The seed plus routes behind CORS, basic auth, a JWT provider with keys by URL (served by a local
 HTTPS stand-in: nothing is fetched from outside), one with keys inline, API keys and an IP
-deny rule passes the offline proof with every behaviour check passing; a gateway whose policies
-drifted (an origin removed, an issuer changed, an IP rule loosened, the key no longer removed)
+deny rule, and API keys in a query parameter passes the offline proof with every behaviour check passing; a gateway whose policies
+drifted (an origin removed, an issuer changed, an IP rule loosened, the key no longer removed,
+the key looked for in another query parameter)
 fails exactly those checks.
 """
 
@@ -20,10 +21,11 @@ from gatestack.local_gateway import run_local_gateway
 from gatestack.stack_source import load_stack
 from gatestack.verify import CheckResult, Target, verify
 from gatestack.verify.jwt_tokens import JwtSigner
+from gatestack.verify.probes import with_query_parameters, without_query_parameters
 from tests.conftest import stack_raw_config
 from tests.test_conformance import conformance, passed_checks
 
-HOSTS = ["admin.example.com", "api.example.com", "inline.example.com", "keys.example.com", "private.example.com"]
+HOSTS = ["admin.example.com", "api.example.com", "inline.example.com", "keys.example.com", "params.example.com", "private.example.com"]
 EXPECTED_PASSES = [
     "SecurityPolicy web-cors: route backend rule 0: a CORS preflight from https://www.example.com is allowed as declared",
     "SecurityPolicy web-cors: route backend rule 0: a CORS preflight from another origin gets no Access-Control-Allow-Origin",
@@ -45,11 +47,17 @@ EXPECTED_PASSES = [
     "SecurityPolicy keys-api-key: route keys rule 0: a valid API key gets 200",
     "SecurityPolicy keys-api-key: route keys rule 0: x-client-id: client-a reaches the backend",
     "SecurityPolicy keys-api-key: route keys rule 0: the API key is removed before the backend",
+    "SecurityPolicy params-api-key: route params rule 0: a request without an API key gets 401",
+    "SecurityPolicy params-api-key: route params rule 0: an unknown API key gets 401",
+    "SecurityPolicy params-api-key: route params rule 0: a valid API key gets 200",
+    "SecurityPolicy params-api-key: route params rule 0: x-client-id: client-b reaches the backend",
+    "SecurityPolicy params-api-key: route params rule 0: the API key is removed before the backend",
     "SecurityPolicy private-ip: route private rule 0: a client in 127.0.0.128/25 (blocked) is denied",
     "SecurityPolicy private-ip: route private rule 0: a client matching no rule is allowed (defaultAction)",
     # requests to the protected rules carry the proof's credentials
     "route api rule 0: GET https://api.example.com/ -> backend (https)",
     "route admin rule 0: GET admin.example.com/ -> backend (http)",
+    "route params rule 0: GET params.example.com/ -> backend (http)",  # the key in the query, removed
 ]
 
 
@@ -73,11 +81,21 @@ def security_stack() -> dict[str, Any]:
                                 "localJWKS": {"type": "Inline", "inline": JwtSigner.new(None, []).jwks()}}]}},
         {"name": "keys-api-key", "targetRefs": [{"kind": "HTTPRoute", "name": "keys"}],
          "apiKeyAuth": {"clients": ["client-a"], "extractFrom": [{"headers": ["x-api-key"]}], "forwardClientIDHeader": "x-client-id", "sanitize": True}},
+        {"name": "params-api-key", "targetRefs": [{"kind": "HTTPRoute", "name": "params"}],
+         "apiKeyAuth": {"clients": ["client-b"], "extractFrom": [{"params": ["api_key"]}], "forwardClientIDHeader": "x-client-id", "sanitize": True}},
         {"name": "private-ip", "targetRefs": [{"kind": "HTTPRoute", "name": "private"}],
          "authorization": {"defaultAction": "Allow", "rules": [{"name": "blocked", "action": "Deny", "principal": {"clientCIDRs": ["127.0.0.128/25"]}}]}},
     ]
-    config["credentials"] = {"admin-basic": {"alice": "wonderland-7", "bob": "builder-9"}, "keys-api-key": {"client-a": "key-aaaa-1111"}}
+    config["credentials"] = {"admin-basic": {"alice": "wonderland-7", "bob": "builder-9"}, "keys-api-key": {"client-a": "key-aaaa-1111"},
+                             "params-api-key": {"client-b": "key-bbbb-2222"}}
     return config
+
+
+def test_an_api_key_by_query_parameter_goes_in_the_request_line_and_out_of_the_compared_path() -> None:
+    assert with_query_parameters("/get", [("?api_key", "k 1"), ("X-A", "b")]) == ("/get?api_key=k+1", [("X-A", "b")])
+    assert with_query_parameters("/get?x=1", [("?api_key", "k")])[0] == "/get?x=1&api_key=k"
+    assert without_query_parameters("/get?x=1&api_key=k", {"api_key"}) == "/get?x=1"
+    assert without_query_parameters("/get?api_key=k", {"api_key"}) == "/get"
 
 
 def stack_file(directory: Path) -> Path:
@@ -92,7 +110,8 @@ def test_every_security_behaviour_holds_on_the_data_plane(tmp_path: Path) -> Non
     missing = set(EXPECTED_PASSES) - set(passed_checks(result.stdout))
     assert not missing, f"not passed: {sorted(missing)}\n{result.stdout}"
     # the credentials of the stack file never reach the output
-    assert "wonderland-7" not in result.stdout + result.stderr and "key-aaaa-1111" not in result.stdout + result.stderr
+    for secret in ("wonderland-7", "key-aaaa-1111", "key-bbbb-2222"):
+        assert secret not in result.stdout + result.stderr
 
 
 def test_drifted_security_policies_fail_exactly_their_checks(tmp_path: Path) -> None:
@@ -103,6 +122,7 @@ def test_drifted_security_policies_fail_exactly_their_checks(tmp_path: Path) -> 
     policies["api-jwt"]["jwt"]["providers"][0]["issuer"] = "https://other.example.com"  # another issuer
     policies["private-ip"]["authorization"]["rules"][0]["action"] = "Allow"  # a deny rule loosened
     policies["keys-api-key"]["apiKeyAuth"]["sanitize"] = False  # the key reaches the backend
+    policies["params-api-key"]["apiKeyAuth"]["extractFrom"] = [{"params": ["key"]}]  # looked for elsewhere
     with run_local_gateway(objects, source.config.controller.version, https_stand_ins=material.jwks_stand_ins) as gateway:
         targets = {name: Target(address, port) for name, (address, port) in gateway.listeners.items()}
         results: list[CheckResult] = verify(source.config, targets, ca_pems, sample_size=20, material=material)
@@ -117,4 +137,8 @@ def test_drifted_security_policies_fail_exactly_their_checks(tmp_path: Path) -> 
         "SecurityPolicy api-jwt: route api rule 0: a JWT for another audience gets 403",
         api.format("", "http"),
         api.format("https://", "https"),
+        # the proof's key, in api_key, is no longer found
+        "SecurityPolicy params-api-key: route params rule 0: a valid API key gets 200",
+        "route params rule 0: GET params.example.com/ -> backend (http)",
+        "route params rule 0: GET https://params.example.com/ -> backend (https)",
     }

@@ -18,6 +18,7 @@ from gatestack.verify.oracle import (
     intersect_hostnames,
 )
 from gatestack.verify.probes import (
+    QUERY_PARAMETER_PREFIX,
     RequestFailed,
     Response,
     Target,
@@ -80,6 +81,11 @@ class Verifier(RouteChecks):
         None if verify has no credentials for it)."""
         policy = self.security_policy_for(listener, probe)
         return [] if policy is None else self.material.authentication(policy)
+
+    def credential_parameters(self, listener: Listener, probe: Probe) -> set[str]:
+        """The query parameters `send` adds to `probe` as credentials (an API key by query)."""
+        credentials = self.authentication_for(listener, probe) or []
+        return {name[len(QUERY_PARAMETER_PREFIX):] for name, _ in credentials if name.startswith(QUERY_PARAMETER_PREFIX)}
 
     def client_certificate_for(self, listener_name: str) -> Optional[ClientCertificate]:
         """The client certificate a listener asks for (mutual TLS), when verify has one."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from gatestack.verify.jwt_tokens import JwtSigner
+from gatestack.verify.probes import QUERY_PARAMETER_PREFIX
 
 
 @dataclass(frozen=True)
@@ -71,10 +72,9 @@ class ProofMaterial:
         if policy.api_key_auth is not None:
             keys = self.credentials.get(policy.name, {})
             client = next((client for client in policy.api_key_auth.clients if client in keys), None)
-            headers = [name for source in policy.api_key_auth.extract_from for name in source.headers]
-            if client is None or not headers:
+            if client is None:
                 return None
-            return [(headers[0], keys[client])]
+            return [(api_key_carrier(policy.api_key_auth), keys[client])]
         if policy.jwt is not None:
             for provider in policy.jwt.providers:
                 signer = self.signer(policy.name, provider.name)
@@ -90,6 +90,13 @@ class ProofMaterial:
             for client, certificate in sorted(self.client_certificates.get(authority, {}).items()):
                 return authority, client, certificate
         return None
+
+
+def api_key_carrier(api_key_auth: Any) -> str:
+    """Where a request carries its API key: the first header or query parameter `extractFrom`
+    names, a query parameter as `?<name>` (see `probes.with_query_parameters`)."""
+    first = api_key_auth.extract_from[0]
+    return first.headers[0] if first.headers else QUERY_PARAMETER_PREFIX + first.params[0]
 
 
 def load_client_certificate(context: ssl.SSLContext, certificate: ClientCertificate) -> ssl.SSLContext:

@@ -6,6 +6,7 @@ import http.client
 import json
 import socket
 import ssl
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
@@ -85,6 +86,36 @@ def unverified_context() -> ssl.SSLContext:
     return context
 
 
+# A "header" named `?<name>` is a query parameter: credentials an API key policy reads from the
+# query string travel with the other credentials as (name, value) pairs, and the request line
+# gets them here (no header name can start with '?').
+QUERY_PARAMETER_PREFIX = "?"
+
+
+def with_query_parameters(path: str, headers: Iterable[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
+    """`path` with the `?<name>` pairs of `headers` appended as query parameters, and the rest."""
+    plain, parameters = [], []
+    for name, value in headers:
+        if name.startswith(QUERY_PARAMETER_PREFIX):
+            parameters.append((name[len(QUERY_PARAMETER_PREFIX):], value))
+        else:
+            plain.append((name, value))
+    if parameters:
+        path += ("&" if "?" in path else "?") + urllib.parse.urlencode(parameters)
+    return path, plain
+
+
+def without_query_parameters(path: str, names: set[str]) -> str:
+    """`path` without the query parameters `names` (what the gateway was sent besides the
+    probe's own path: credentials), so that an echoed path compares to the probe's and shows
+    no key."""
+    if not names or "?" not in path:
+        return path
+    base, query = path.split("?", 1)
+    kept = [part for part in query.split("&") if part and urllib.parse.unquote_plus(part.split("=", 1)[0]) not in names]
+    return base + ("?" + "&".join(kept) if kept else "")
+
+
 def send_request(
     target: Target,
     method: str,
@@ -101,6 +132,7 @@ def send_request(
     `sni or host` over TLS), from the local address `source` if given (another loopback address
     is another client to the gateway). Raises RequestFailed when no HTTP response comes back."""
     source_address = (source, 0) if source else None
+    path, headers = with_query_parameters(path, headers)
     if tls is not None:
         connection: http.client.HTTPConnection = _SNIHTTPSConnection(
             target.host, target.port, server_hostname=sni or host, context=tls, timeout=timeout,
@@ -173,6 +205,7 @@ class KeepAliveSession:
         return http.client.HTTPConnection(self.target.host, self.target.port, timeout=self.timeout, source_address=self.source_address)
 
     def request(self, method: str, host: str, path: str, headers: Iterable[tuple[str, str]]) -> Response:
+        path, headers = with_query_parameters(path, headers)
         for attempt in (1, 2):
             if self.connection is None:
                 self.connection = self._open()

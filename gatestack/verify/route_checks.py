@@ -22,7 +22,7 @@ from gatestack.verify.oracle import (
     rule_label,
 )
 from gatestack.verify.mirror_checks import check_mirror
-from gatestack.verify.probes import RequestFailed, Response
+from gatestack.verify.probes import RequestFailed, Response, without_query_parameters
 from gatestack.verify.security_checks import action_for
 from gatestack.verify.statistics import split_intervals
 
@@ -155,6 +155,7 @@ class RouteChecks:
                 self.skip(name, f"answered by pod {pod!r}, maybe external backend {', '.join(external)}")
                 return
             problems.append(f"answered by pod {pod!r} (backend {backend}), not by {'|'.join(internal)}")
+        echo["path"] = without_query_parameters(str(echo.get("path", "")), self.credential_parameters(listener, probe))
         if rule_filter(rule, "URLRewrite") is None:
             for key, expected in (("path", probe.path), ("host", probe.host), ("method", probe.method)):
                 if echo.get(key) != expected:
@@ -319,7 +320,7 @@ class RouteChecks:
         if echo is None:
             self.add(name, False, error)
             return
-        actual = (echo.get("host"), echo.get("path"))
+        actual = (echo.get("host"), without_query_parameters(str(echo.get("path", "")), self.credential_parameters(listener, probe)))
         self.add(name, actual == (expected_host, expected_path), f"echo host {actual[0]!r}, path {actual[1]!r}")
 
     def check_split(self, label: str, rule: RouteRule, listener: Listener, probe: Probe) -> None:

@@ -4,7 +4,8 @@
   origin gets that origin back in Access-Control-Allow-Origin with the declared methods,
   headers, max age and credentials flag; one from an origin not listed gets no
   Access-Control-Allow-Origin;
-* basic auth, API keys, JWT: no credentials get 401, wrong ones (a wrong password, an unknown
+* basic auth, API keys (in the first header or query parameter `extractFrom` names), JWT: no
+  credentials get 401, wrong ones (a wrong password, an unknown
   key, a token signed by another key, from another issuer, or expired) get 401 (a token for
   another audience 403, as Envoy answers it), valid ones get
   200 from the rule's backends, with the username, client id or claims in the declared
@@ -22,13 +23,15 @@ import base64
 import ipaddress
 import time
 from typing import Any, Optional
+from urllib.parse import parse_qs, urlsplit
 
 from gateway_config.policy_semantics import duration_seconds
 from gatestack.verify.client_identity import AddressChooser, ClientRequest, fresh_value
 from gatestack.verify.jwt_tokens import JwtSigner
+from gatestack.verify.material import api_key_carrier
 from gatestack.verify.oracle import backend_of_pod, header_lookup
 from gatestack.verify.policy_targets import GovernedRule, effective_listener_policy, governed_rules
-from gatestack.verify.probes import RequestFailed, Response
+from gatestack.verify.probes import QUERY_PARAMETER_PREFIX, RequestFailed, Response
 
 FOREIGN_ORIGIN = "https://gatestack-verify.invalid"
 PAST = {"Allow": "allowed", "Deny": "denied"}
@@ -158,8 +161,7 @@ class SecurityChecks:
             token = base64.b64encode(f"{user}:{fresh_value()}".encode()).decode()
             return [(f"a wrong password for {user}", [("Authorization", f"Basic {token}")], 401)]
         if policy.api_key_auth is not None:
-            headers = [name for source in policy.api_key_auth.extract_from for name in source.headers]
-            return [("an unknown API key", [(headers[0], fresh_value())], 401)] if headers else []
+            return [("an unknown API key", [(api_key_carrier(policy.api_key_auth), fresh_value())], 401)]
         wrong = []
         provider = policy.jwt.providers[0]
         stranger = JwtSigner.new(provider.issuer, list(provider.audiences))
@@ -195,8 +197,15 @@ class SecurityChecks:
             seen = header_lookup(headers, header)
             self.verifier.add(f"{label}: {header}: {value} reaches the backend", seen == [value], f"echo {header}: {seen}")
         if policy.api_key_auth is not None and policy.api_key_auth.sanitize:
-            seen = header_lookup(headers, valid[0][0])
-            self.verifier.add(f"{label}: the API key is removed before the backend", seen is None, f"echo {valid[0][0]}: {'absent' if seen is None else 'present'}")
+            carrier = valid[0][0]
+            if carrier.startswith(QUERY_PARAMETER_PREFIX):
+                parameter = carrier[len(QUERY_PARAMETER_PREFIX):]
+                query = parse_qs(urlsplit(str(echo.get("path", ""))).query)
+                self.verifier.add(f"{label}: the API key is removed before the backend", parameter not in query,
+                                  f"echo path {echo.get('path')!r}: query parameter {parameter} {'present' if parameter in query else 'absent'}")
+                return
+            seen = header_lookup(headers, carrier)
+            self.verifier.add(f"{label}: the API key is removed before the backend", seen is None, f"echo {carrier}: {'absent' if seen is None else 'present'}")
 
     # --- authorization ---------------------------------------------------------------------
     def check_authorization(self, label: str, policy: Any, target: GovernedRule) -> None:
