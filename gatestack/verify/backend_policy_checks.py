@@ -34,6 +34,7 @@ from typing import Any, Optional
 from gateway_config.policy_semantics import duration_seconds
 from gatestack.echo_server import DELAY_HEADER, FAIL_HEADER, HEALTH_CHECK_REPORT_HEADER
 from gatestack.verify.client_identity import AddressChooser, ClientRequest, fresh_value
+from gatestack.verify.grpc_policy_checks import targets_only_grpc_routes
 from gatestack.verify.oracle import attached_listeners, backend_of_pod
 from gatestack.verify.policy_targets import GovernedRule, effective_listener_policy, effective_policy, governed_rules, reaching_probe
 from gatestack.verify.probes import KeepAliveSession, RequestFailed
@@ -70,6 +71,8 @@ class BackendPolicyChecks:
 
     def first_governed(self, policy: Any, what: str) -> Optional[GovernedRule]:
         governed = self.governed[policy.name]
+        if not governed and targets_only_grpc_routes(policy):
+            return None  # checked with gRPC calls (grpc_policy_checks)
         if not governed:
             self.verifier.skip(f"BackendTrafficPolicy {policy.name}: {what}", "no request the oracle can derive reaches a rule it governs")
             return None

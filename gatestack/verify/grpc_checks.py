@@ -12,7 +12,8 @@ the stack's CA, SNI and :authority the route's hostname):
 * RequestHeaderModifier: the metadata reaches the backend; ResponseHeaderModifier: set/add
   values come back as response metadata;
 * RequestMirror: the mirror backend receives its share of copies (`mirror_checks`);
-* a call to a service no rule takes is answered UNIMPLEMENTED (Envoy's 404 for gRPC).
+* a call to a service no rule takes is answered UNIMPLEMENTED (Envoy's 404 for gRPC);
+* the rule's SecurityPolicy and BackendTrafficPolicy: `grpc_policy_checks`.
 
 The backends must be the gRPC echo stand-in (`grpc_echo_server.py`) or answer as it does.
 """
@@ -29,6 +30,7 @@ import grpc
 from gatestack.echo_server import MARK_HEADER, MARKS_REPORT_HEADER
 from gatestack.grpc_echo_server import ECHO_SET_HEADER
 from gatestack.verify.client_identity import fresh_value
+from gatestack.verify.grpc_policy_checks import GrpcPolicyChecks, as_metadata, grpc_effective_policy
 from gatestack.verify.mirror_checks import mirrored_share
 from gatestack.verify.oracle import attached_listeners, backend_of_pod, concrete_host, intersect_hostnames
 from gatestack.verify.statistics import FALSE_FAILURE_BOUND, binomial_interval, split_intervals
@@ -95,6 +97,8 @@ class GrpcChecks:
         self.verifier = verifier
         self.config = verifier.config
         self.listeners = listeners
+        # The valid credentials of the rule being checked (its SecurityPolicy's), as metadata.
+        self.authentication: tuple[tuple[str, str], ...] = ()
 
     def run(self) -> None:
         for route_index, route in enumerate(self.config.grpc_routes):
@@ -110,11 +114,14 @@ class GrpcChecks:
         credentials = grpc.ssl_channel_credentials(root_certificates=ca_pem.encode() if ca_pem else None)
         return grpc.secure_channel(target, credentials, options=[*options, ("grpc.ssl_target_name_override", host)])
 
-    def call(self, listener: Any, host: str, call: GrpcCall, extra: tuple[tuple[str, str], ...] = ()) -> GrpcAnswer:
+    def call(self, listener: Any, host: str, call: GrpcCall, extra: tuple[tuple[str, str], ...] = (), *,
+             authenticate: bool = True) -> GrpcAnswer:
+        """One call, with the rule's valid credentials as metadata unless `authenticate` is False."""
         with self.channel(listener, host) as channel:
             stub = channel.unary_unary(call.path, request_serializer=None, response_deserializer=None)
+            metadata = [*call.metadata, *extra, *(self.authentication if authenticate else ())]
             try:
-                body, state = stub.with_call(b"", metadata=[*call.metadata, *extra], timeout=self.verifier.timeout)
+                body, state = stub.with_call(b"", metadata=metadata, timeout=self.verifier.timeout)
             except grpc.RpcError as error:
                 return GrpcAnswer(error.code(), None, {}, error.details() or "")
             metadata: dict[str, list[str]] = {}
@@ -139,6 +146,18 @@ class GrpcChecks:
         host = hosts[0]
         for rule_index, rule in enumerate(route.rules):
             label = f"GRPCRoute {route.name} rule {rule_index}" + (f" ({rule.name})" if rule.name else "")
+            security = grpc_effective_policy(self.config.security_policies, listener.name, route, rule)
+            backend_policy = grpc_effective_policy(self.config.backend_traffic_policies, listener.name, route, rule)
+            valid = as_metadata(self.verifier.material.authentication(security)) if security is not None else ()
+            self.authentication = valid or ()
+            policies = GrpcPolicyChecks(self, label, rule, listener, host)
+            if valid is None:
+                first = next((candidate for candidate in (call_for(match) if match is not None else None for match in rule.matches)
+                              if candidate is not None), None)
+                self.verifier.skip(label, f"its SecurityPolicy {security.name} needs credentials verify cannot send with a gRPC call "
+                                   "(verify --credentials FILE; an API key by query parameter never can)")
+                policies.security(security, first or GrpcCall("gatestack.Verify", "Verify"), None)
+                continue
             primary = None
             for match_index, match in enumerate(rule.matches or [None]):
                 call = call_for(match) if match is not None else GrpcCall("gatestack.Verify", "Verify")
@@ -155,7 +174,12 @@ class GrpcChecks:
                 primary = primary or call
             if primary is None:
                 continue
+            if security is not None:
+                policies.security(security, primary, valid)
+            if backend_policy is not None:
+                policies.rate_limits(backend_policy, primary)
             self.check_details(label, rule, listener, host, primary)
+        self.authentication = ()
         self.check_unrouted(route, listener, host)
 
     def winner(self, route: Any, call: GrpcCall) -> Optional[int]:

@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from gateway_config.policy_semantics import duration_seconds
 from gatestack.verify.client_identity import AddressChooser, ClientRequest, fresh_value
+from gatestack.verify.grpc_policy_checks import targets_only_grpc_routes
 from gatestack.verify.jwt_tokens import JwtSigner
 from gatestack.verify.material import api_key_carrier
 from gatestack.verify.oracle import backend_of_pod, header_lookup
@@ -63,6 +64,8 @@ class SecurityChecks:
     def run(self) -> None:
         for policy in self.config.security_policies:
             governed = governed_rules(self.config, self.listeners, self.config.security_policies, policy)
+            if not governed and targets_only_grpc_routes(policy):
+                continue  # checked with gRPC calls (grpc_policy_checks)
             if not governed:
                 self.verifier.skip(f"SecurityPolicy {policy.name}", "no request the oracle can derive reaches a rule it governs")
                 continue
