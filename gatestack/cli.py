@@ -98,6 +98,12 @@ def verify(
         "--client-certificates",
         help="JSON of mutual-TLS clients, as `pulumi stack output CLIENT_CERTIFICATES --show-secrets --json` prints it.",
     ),
+    credentials: Optional[Path] = typer.Option(
+        None,
+        "--credentials",
+        help="YAML or JSON of basic-auth passwords, API keys and JWTs or signing keys a legitimate client holds "
+        "(gatestack/verify/credentials_file.py); checks needing what it leaves out are not checked.",
+    ),
     state_directory: Optional[Path] = typer.Option(
         None,
         "--state-dir",
@@ -123,6 +129,14 @@ def verify(
     material = None
     if client_certificates is not None:
         material = ProofMaterial.from_outputs({"CLIENT_CERTIFICATES": json.loads(client_certificates.read_text())})
+    if credentials is not None:
+        from gatestack.verify.credentials_file import CredentialsFileError, load_credentials
+
+        try:
+            material = load_credentials(credentials, source.config, material)
+        except CredentialsFileError as error:
+            typer.echo(str(error), err=True)
+            raise typer.Exit(2) from None
     inference = None
     if state_directory is not None:
         from gatestack.cluster.layout import ClusterLayout

@@ -68,7 +68,10 @@ Modules
 -------
 ``oracle`` (which rule takes a request, what it should do), ``probes`` (sending one request or
 TLS handshake), ``route_checks`` and ``checks`` (the checks themselves, and the run),
-``statistics`` (the split intervals), ``results`` (results and their table).
+``statistics`` (the split intervals), ``results`` (results and their table); the policies'
+checks each in a module of their own (``backend_policy_checks``, ``health_checks``,
+``circuit_breaker_checks``, ``load_balancer_checks``, ``client_policy_checks``,
+``security_checks``, ``grpc_policy_checks``), and ``credentials_file`` (verify --credentials).
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 for mutual TLS, basic-auth passwords, API keys and keys that sign JWTs.
 
 `conformance` fills it from the program's run with real material; against a deployed stack
-`verify` gets what it is given, and checks that need something it lacks are reported as not
-checked rather than failed.
+`verify` gets what it is given (`--client-certificates`, `--credentials`: see
+`credentials_file`), and checks that need something it lacks are reported as not checked
+rather than failed.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ class ProofMaterial:
     credentials: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
     jwt_signers: dict[str, JwtSigner] = field(default_factory=dict, repr=False)
     jwks_stand_ins: dict[str, str] = field(default_factory=dict, repr=False)
+    # `<policy>/<provider>` -> a valid token the provider issued (verify --credentials), when
+    # verify has no key to sign its own.
+    jwt_tokens: dict[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_outputs(cls, outputs: dict[str, Any]) -> "ProofMaterial":
@@ -81,6 +85,10 @@ class ProofMaterial:
                 if signer is not None:
                     claims = {item.claim: f"gatestack-{item.claim}" for item in provider.claim_to_headers if item.claim not in ("sub", "iss", "aud")}
                     return [("Authorization", f"Bearer {signer.token(**claims)}")]
+            for provider in policy.jwt.providers:
+                token = self.jwt_tokens.get(f"{policy.name}/{provider.name}")
+                if token is not None:
+                    return [("Authorization", f"Bearer {token}")]
             return None
         return []
 

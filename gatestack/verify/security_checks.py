@@ -148,10 +148,17 @@ class SecurityChecks:
         self.expect_status(f"{label}: a request without {kind} gets 401", target, [], 401)
         for description, headers, status in self.wrong_credentials(policy):
             self.expect_status(f"{label}: {description} gets {status}", target, headers, status)
+        if policy.jwt is not None and not any(self.verifier.material.signer(policy.name, p.name) for p in policy.jwt.providers):
+            provider = policy.jwt.providers[0]
+            for what in ("a JWT from another issuer gets 401", "a JWT for another audience gets 403", "an expired JWT gets 401"):
+                if ("issuer" in what and not provider.issuer) or ("audience" in what and not provider.audiences):
+                    continue
+                self.verifier.skip(f"{label}: {what}", "verify has no key the provider trusts to sign such a token "
+                                   "(verify --credentials: jwt.<policy>.<provider>.privateKeyPem and keyId)")
         valid = self.verifier.material.authentication(policy)
         name = f"{label}: {VALID[kind]} gets 200"
         if not valid:
-            self.verifier.skip(name, "verify was given no credentials for this policy")
+            self.verifier.skip(name, "verify was given no credentials for this policy (verify --credentials FILE)")
             return
         response = self.expect_status(name, target, valid, 200)
         if response is not None:
