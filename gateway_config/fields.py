@@ -21,6 +21,8 @@ from pydantic_core import PydanticCustomError
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # Kubernetes' DNS-1123 subdomain: names of most other objects.
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# The name part of a Kubernetes qualified name (label keys; Envoy Gateway's JWT provider names).
+_QUALIFIED_NAME_PART = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 # HTTP header field name (RFC 9110 token), as Gateway API's HTTPHeaderName pattern.
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$")
 # Gateway API's Duration: up to four number+unit pairs, e.g. "10s", "1m30s", "500ms".
@@ -70,6 +72,21 @@ def _dns_subdomain(value: str) -> str:
             "dns_subdomain",
             f"'{value}' is not a valid Kubernetes name; use at most 253 lowercase letters, digits, "
             "'-' and '.', each part starting and ending with a letter or digit (DNS-1123 subdomain)",
+        )
+    return value
+
+
+def _qualified_name(value: str) -> str:
+    """Kubernetes' qualified name (validation.IsQualifiedName), as Envoy Gateway checks a JWT provider's
+    name: an optional DNS-1123 subdomain and '/', then at most 63 letters, digits, '-', '_' and '.',
+    starting and ending with a letter or digit."""
+    prefix, slash, name = value.rpartition("/")
+    valid_prefix = not slash or (len(prefix) <= 253 and _DNS_SUBDOMAIN.match(prefix) is not None)
+    if not valid_prefix or len(name) > 63 or not _QUALIFIED_NAME_PART.match(name):
+        raise _fail(
+            "qualified_name",
+            f"'{value}' is not a valid qualified name; use at most 63 letters, digits, '-', '_' and '.', starting and "
+            "ending with a letter or digit, optionally after a DNS subdomain and '/' (such as 'example.com/idp')",
         )
     return value
 
@@ -215,6 +232,7 @@ DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 SectionName = Annotated[str, AfterValidator(_dns_subdomain)]
 ControllerName = Annotated[str, AfterValidator(_controller_name)]
 KubernetesName = Annotated[str, AfterValidator(_dns_subdomain)]
+QualifiedName = Annotated[str, AfterValidator(_qualified_name)]
 Hostname = Annotated[str, AfterValidator(_hostname)]
 PreciseHostname = Annotated[str, AfterValidator(_precise_hostname)]
 HttpPath = Annotated[str, AfterValidator(validate_http_path)]

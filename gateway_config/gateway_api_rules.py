@@ -22,7 +22,8 @@ MAX_NAME_LENGTH = 253
 
 
 def gateway_api_problems(config: StackConfig) -> list[Problem]:
-    return [*_derived_name_problems(config), *_listener_overlap_problems(config), *_route_problems(config)]
+    return [*_derived_name_problems(config), *_listener_certificate_problems(config), *_listener_overlap_problems(config),
+            *_route_problems(config)]
 
 
 def _derived_name_problems(config: StackConfig) -> Iterator[Problem]:
@@ -127,6 +128,36 @@ def _listener_overlap_problems(config: StackConfig) -> Iterator[Problem]:
                     "Envoy Gateway flags both (OverlappingTLSConfig) and serves them without HTTP/2. Give them "
                     "distinct hostnames and certificates, or put both certificates on one listener",
                 )
+
+
+def _listener_certificate_problems(config: StackConfig) -> Iterator[Problem]:
+    """A listener's certificates, as Envoy Gateway loads them (tls.go parseCertsFromTLSSecretsData): for
+    each name a certificate holds (its DNS names, else its common name) one certificate per key
+    algorithm. A second one, or the same Secret listed twice, is refused (PartiallyInvalidCertificateRef)."""
+    declared = {(config.certificate_namespace(certificate), certificate.secret_name): certificate
+                for certificate in config.certificates}
+    for index, listener in enumerate(config.gateway.listeners):
+        holder: dict[tuple[str, str], str] = {}
+        seen: set[tuple[str, str]] = set()
+        for ref_index, ref in enumerate(_refs(listener)):
+            key = (ref.namespace or config.namespace, ref.name)
+            where = f"gateway.listeners.{index}.tls.certificateRefs.{ref_index}"
+            if key in seen:
+                yield Problem(where, f"certificate '{'/'.join(key)}' is listed more than once on listener '{listener.name}'; "
+                              "Envoy Gateway refuses the second copy (PartiallyInvalidCertificateRef): list each certificate once")
+                continue
+            seen.add(key)
+            certificate = declared.get(key)
+            if certificate is None:  # external: its names and key are not known here
+                continue
+            for name in dict.fromkeys(certificate.effective_dns_names):
+                pair = (certificate.key_algorithm, name)
+                if pair in holder:
+                    yield Problem(where, f"certificate '{'/'.join(key)}' holds a {pair[0]} key for {name}, as '{holder[pair]}' on "
+                                  f"listener '{listener.name}' does; Envoy Gateway serves one certificate per key algorithm "
+                                  "and name (PartiallyInvalidCertificateRef): give one another keyAlgorithm or other dnsNames")
+                    break
+                holder[pair] = "/".join(key)
 
 
 def _refs(listener: ListenerConfig) -> list:

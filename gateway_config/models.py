@@ -100,7 +100,8 @@ class AutoscalingConfig(ConfigModel):
 
     min_replicas: int = Field(default=1, ge=1)
     max_replicas: int = Field(ge=1)
-    cpu_utilization: int = Field(default=80, ge=1, le=100)
+    # Percent of the pods' CPU requests; above 100 is allowed (pods may use more than they request). int32, as the HPA's.
+    cpu_utilization: int = Field(default=80, ge=1, le=2_147_483_647)
 
 
 class DisruptionBudgetConfig(ConfigModel):
@@ -502,6 +503,11 @@ class StackConfig(ConfigModel):
     certificates: list[CertificateConfig] = Field(default_factory=list, max_length=64)
     backends: list[BackendConfig] = Field(default_factory=list, max_length=256)
     routes: list[RouteConfig] = Field(default_factory=list)
+    # Paths or glob patterns (relative to the project directory) of YAML files holding more routes,
+    # grpcRoutes and backends, appended to those above by the loader before validation
+    # (gateway_config/route_files.py): a stack's whole config must fit in one 128 KiB environment string.
+    # Default: none.
+    route_files: list[str] = Field(default_factory=list, max_length=256)
     # Envoy Gateway policies (gateway_config/traffic_policies.py) and the CAs mutual TLS trusts.
     grpc_routes: list[GrpcRouteConfig] = Field(default_factory=list, max_length=256)
     client_certificate_authorities: list[ClientCertificateAuthorityConfig] = Field(default_factory=list, max_length=16)

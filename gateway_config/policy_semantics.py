@@ -114,8 +114,15 @@ def conflict_problems(policies: list, key: str, kind: str) -> Iterator[Problem]:
         yield Problem(_path(key, index, "name"), f"{kind} '{name}' is declared more than once; names must be unique")
     owner: dict[str, str] = {}
     for index, policy in enumerate(policies):
+        own_targets: set[str] = set()
         for ref_index, ref in enumerate(policy.target_refs):
             target = _target_key(ref)
+            if target in own_targets:
+                # Envoy Gateway attaches the policy once and reports the second as a conflict with itself.
+                yield Problem(_path(key, index, "targetRefs", ref_index),
+                              f"{target} is listed more than once in {kind} '{policy.name}'; list each target once")
+                continue
+            own_targets.add(target)
             if target in owner and owner[target] != policy.name:
                 yield Problem(
                     _path(key, index, "targetRefs", ref_index),
@@ -195,9 +202,29 @@ def _retry_problems(policy: BackendTrafficPolicyConfig, where: str) -> Iterator[
         yield Problem(_path(where, "retry", "perRetry", "backOff"), "maxInterval needs a baseInterval")
 
 
+_UNIT_SECONDS = {"Second": 1, "Minute": 60, "Hour": 3600, "Day": 86400}
+
+
+def _default_rate_limit_problems(rules: list, where: str) -> Iterator[Problem]:
+    """Envoy Gateway (buildLocalRateLimit): the one rule without clientSelectors is the target's default
+    limit, and every rule's unit must be a whole multiple of the default's (Second without one)."""
+    defaults = [index for index, rule in enumerate(rules) if not rule.client_selectors]
+    for index in defaults[1:]:
+        yield Problem(_path(where, "rateLimit", "local", "rules", index, "clientSelectors"),
+                      f"rule {defaults[0]} already has no clientSelectors (the default limit); only one rule may go "
+                      "without them, so give this one clientSelectors")
+    default_unit = rules[defaults[0]].limit.unit if defaults else "Second"
+    for index, rule in enumerate(rules):
+        if _UNIT_SECONDS.get(rule.limit.unit, 1) % _UNIT_SECONDS.get(default_unit, 1):
+            yield Problem(_path(where, "rateLimit", "local", "rules", index, "limit", "unit"),
+                          f"is {rule.limit.unit}, shorter than the default rule's {default_unit}; Envoy's local rate limit "
+                          "needs every rule's unit to be a whole multiple of the default's")
+
+
 def _rate_limit_problems(policy: BackendTrafficPolicyConfig, where: str) -> Iterator[Problem]:
     if policy.rate_limit is None:
         return
+    yield from _default_rate_limit_problems(policy.rate_limit.local.rules, where)
     for rule_index, rule in enumerate(policy.rate_limit.local.rules):
         rule_where = _path(where, "rateLimit", "local", "rules", rule_index)
         for selector_index, selector in enumerate(rule.client_selectors):
@@ -290,6 +317,7 @@ def _client_traffic_policy_problems(config: StackConfig) -> Iterator[Problem]:
     for index, policy in enumerate(policies):
         where = _path("clientTrafficPolicies", index)
         yield from target_problems(config, policy.target_refs, where, ("Gateway",))
+        yield from _shared_http_port_problems(config, policy, where)
         if not any((policy.tls, policy.timeout, policy.client_ip_detection, policy.connection)):
             yield Problem(where, f"ClientTrafficPolicy '{policy.name}' sets nothing; give at least one of tls, timeout, "
                           "clientIPDetection, connection")
@@ -311,6 +339,21 @@ def _client_traffic_policy_problems(config: StackConfig) -> Iterator[Problem]:
                     _path(where, "clientIPDetection", "xForwardedFor"),
                     "give exactly one of numTrustedHops and trustedCIDRs",
                 )
+
+
+def _shared_http_port_problems(config: StackConfig, policy: ClientTrafficPolicyConfig, where: str) -> Iterator[Problem]:
+    """Envoy Gateway (validatePortOverlapForClientTrafficPolicy): HTTP listeners of one port share one filter
+    chain, so a ClientTrafficPolicy may not target one of them alone."""
+    for ref_index, ref in enumerate(policy.target_refs):
+        listener = next((item for item in config.gateway.listeners if item.name == ref.section_name), None)
+        if ref.kind != "Gateway" or listener is None or listener.protocol != "HTTP":
+            continue
+        sharing = [item.name for item in config.gateway.listeners if item is not listener and item.port == listener.port]
+        if sharing:
+            yield Problem(_path(where, "targetRefs", ref_index, "sectionName"),
+                          f"HTTP listener '{listener.name}' shares port {listener.port} with {', '.join(sharing)}, and HTTP "
+                          "listeners of one port share their connections: Envoy Gateway refuses a ClientTrafficPolicy on one "
+                          "of them alone; target the whole Gateway, or give the listener a port of its own")
 
 
 def _tls_problems(tls: ClientTls, where: str, authorities: set[str], config: StackConfig) -> Iterator[Problem]:

@@ -11,6 +11,7 @@ stored hashed (htpasswd SHA, the only scheme Envoy's basic auth reads).
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Literal, Optional
 from urllib.parse import urlsplit
 
@@ -18,19 +19,18 @@ from pydantic import AfterValidator, Field, SecretStr
 from pydantic_core import PydanticCustomError
 
 from gateway_config.base import ConfigModel
-from gateway_config.fields import DnsLabel, Duration, HeaderName, KubernetesName
+from gateway_config.fields import DnsLabel, Duration, HeaderName, KubernetesName, QualifiedName
 from gateway_config.traffic_policies import Cidr, HttpMethod, PolicyTargetRef
 
 
+# Envoy Gateway's Origin (its CRD's pattern): `*`, or scheme://host[:port] where the host is `*`, or
+# may start with `*.` (found by the differential test: 'https://*' and other schemes are allowed).
+_ORIGIN = re.compile(r"^(\*|[A-Za-z][A-Za-z0-9+.-]*://(\*|(\*\.)?(([\w-]+\.?)+)?[\w-]+)(:\d{1,5})?)$", re.ASCII)
+
+
 def _origin(value: str) -> str:
-    """`*`, or scheme://host[:port] where the host may start with `*.` (Envoy Gateway's Origin)."""
-    parts = urlsplit(value)
-    host = parts.hostname or ""
-    plain = host[2:] if host.startswith("*.") else host
-    valid = value == "*" or (
-        parts.scheme in ("http", "https") and plain and "*" not in plain and not parts.path and not parts.query
-    )
-    if not valid or len(value) > 253:
+    """`*`, or scheme://host[:port] where the host is `*` or may start with `*.` (Envoy Gateway's Origin)."""
+    if not _ORIGIN.match(value) or len(value) > 253:
         raise PydanticCustomError(
             "origin", f"'{value}' is not an origin; use '*' or scheme://host[:port] such as 'https://www.example.com' "
             "or 'https://*.example.com'"
@@ -64,7 +64,7 @@ class Cors(ConfigModel):
     """Cross-origin requests (Envoy Gateway's default: no CORS headers at all)."""
 
     allow_origins: list[Origin] = Field(min_length=1, max_length=64)
-    allow_methods: list[HttpMethod] = Field(default_factory=list, max_length=9)
+    allow_methods: list[Literal[HttpMethod, "*"]] = Field(default_factory=list, max_length=10)  # "*": any method
     allow_headers: list[HeaderName] = Field(default_factory=list, max_length=64)
     expose_headers: list[HeaderName] = Field(default_factory=list, max_length=64)
     max_age: Optional[Duration] = None
@@ -98,7 +98,7 @@ class JwtProvider(ConfigModel):
     """A token issuer: tokens must be signed by a key of its JWKS (inline or by URL), come
     from `issuer` when given, and name one of `audiences` when given."""
 
-    name: DnsLabel
+    name: QualifiedName  # Envoy Gateway checks it so (its CRD allows any 1 to 253 characters)
     issuer: Optional[str] = Field(default=None, max_length=253)
     audiences: list[str] = Field(default_factory=list, max_length=8)
     local_jwks: Optional[LocalJwks] = Field(default=None, alias="localJWKS")
@@ -114,7 +114,7 @@ class Jwt(ConfigModel):
 
 class ApiKeySource(ConfigModel):
     headers: list[HeaderName] = Field(default_factory=list, max_length=8)
-    params: list[str] = Field(default_factory=list, max_length=8)
+    params: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list, max_length=8)
 
 
 class ApiKeyAuth(ConfigModel):
@@ -134,7 +134,7 @@ class Principal(ConfigModel):
 class AuthorizationRule(ConfigModel):
     """First matching rule wins: `action` for clients whose address is in `principal.clientCIDRs`."""
 
-    name: Optional[DnsLabel] = None
+    name: Optional[str] = Field(default=None, min_length=1, max_length=253)
     action: Literal["Allow", "Deny"]
     principal: Principal
 

@@ -85,7 +85,8 @@ def _credential_problems(config: StackConfig, policy: SecurityPolicyConfig, wher
             + (f" (it has: {', '.join(holders)})" if holders else " (it takes no credentials)"),
         )
     if policy.api_key_auth is not None:
-        keys = [given[client].get_secret_value() for client in holders if client in given]
+        # Each client once: a client listed twice is its own problem, not two clients sharing a key.
+        keys = [given[client].get_secret_value() for client in dict.fromkeys(holders) if client in given]
         if len(set(keys)) != len(keys):
             yield Problem(_path("credentials", policy.name), "two clients have the same API key; each client needs its own")
 

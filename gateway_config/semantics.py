@@ -145,12 +145,21 @@ def _listener_problems(config: StackConfig) -> Iterator[Problem]:
 def _certificate_problems(config: StackConfig) -> Iterator[Problem]:
     keys = [f"{config.certificate_namespace(c)}/{c.secret_name}" for c in config.certificates]
     duplicate_keys = _duplicates(keys)
+    # Each certificate's Pulumi resources are named after its secretName, whatever its namespace.
+    duplicate_names = _duplicates([c.secret_name for c in config.certificates])
     for index, certificate in enumerate(config.certificates):
         where = _path("certificates", index)
         if keys[index] in duplicate_keys:
             yield Problem(
                 _path(where, "secretName"),
                 f"Secret '{keys[index]}' is declared more than once; each certificate needs its own secretName",
+            )
+        elif certificate.secret_name in duplicate_names:
+            yield Problem(
+                _path(where, "secretName"),
+                f"secretName '{certificate.secret_name}' is used by another certificate too (in another namespace); "
+                "the stack names a certificate's resources after it, and Pulumi refuses two resources of one name, "
+                "so each certificate needs its own secretName",
             )
         for field, hours in (("validityHours", certificate.validity_hours), ("caValidityHours", certificate.ca_validity_hours)):
             if hours <= certificate.early_renewal_hours:

@@ -17,15 +17,25 @@ import yaml
 from gatestack.toolchain import DEFAULT_ENVOY_GATEWAY_VERSION, envoy_gateway_crd_directory
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+POLICY_KINDS = ("BackendTrafficPolicy", "ClientTrafficPolicy", "SecurityPolicy")
+INVENTORIED_KINDS = ("GatewayClass", "Gateway", "HTTPRoute", "ReferenceGrant", "EnvoyProxy", *POLICY_KINDS)
 DOCUMENT = REPOSITORY_ROOT / "docs" / "rule-inventory.md"
 STACKS_FOR_FIELDS = ("dev", "staging", "prod")
 _CONFIG = "tests/test_config_validation.py::test_bad_config_is_refused_naming_file_field_and_rule"
 _REGRESSION = "tests/differential/test_regressions.py::test_missing_rule_found_by_the_validators_now_refuses"
 _DIFFERENTIAL = "tests/differential/test_differential.py::test_program_and_real_validators_agree_on_generated_configs"
 _PROGRAM = "tests/test_program.py"
+_TRAFFIC = "tests/test_traffic_policy_config.py::test_a_broken_policy_is_refused_naming_the_field"
+_SECURITY = "tests/test_security_policy_config.py::test_a_broken_security_policy_is_refused_naming_the_field"
+_POLICY = r"(BackendTrafficPolicy|ClientTrafficPolicy|SecurityPolicy)"
+_BTP = r"BackendTrafficPolicy\.spec"
+_CTP = r"ClientTrafficPolicy\.spec"
+_SP = r"SecurityPolicy\.spec"
 
 # (pattern over "Kind.field.path", the program's check, the test that shows it). First match wins.
 FIELD_CHECKS: list[tuple[str, str, str]] = [
+    (rf"{_POLICY}\.spec\.targetRefs\.\[\]\.kind", "traffic_policies.PolicyTargetRef.kind; policy_semantics.target_problems (kinds per policy)",
+     f"{_TRAFFIC}[a ClientTrafficPolicy on a route]"),
     (r"[A-Za-z]+(\.metadata(\.annotations)?)?|.*\.(group|kind|apiVersion)|GatewayClass\.spec\.parametersRef(\..*)?|EnvoyProxy\.spec\.provider\.type|"
      r"EnvoyProxy\.spec\.provider\.kubernetes\.envoyHpa\.metrics\..*|.*\.metadata\.annotations\.pulumi\.com/.*",
      "fixed by gateway_config/manifests.py", _PROGRAM),
@@ -77,6 +87,41 @@ FIELD_CHECKS: list[tuple[str, str, str]] = [
     (r"EnvoyProxy\.spec\.provider\.kubernetes\.envoyDeployment.*", "fields.Replicas; models.ProxyConfig", f"{_CONFIG}[negative proxy replicas]"),
     (r"EnvoyProxy\.spec\.provider\.kubernetes\.envoyService.*", "models.ProxyServiceConfig (type, externalTrafficPolicy enums)", _DIFFERENTIAL),
     (r"EnvoyProxy\.spec(\.provider(\.kubernetes)?)?", "fixed by gateway_config/manifests.py", _PROGRAM),
+    # Envoy Gateway's policies (gateway_config/traffic_policies.py, security_policies.py, policy_semantics.py,
+    # security_semantics.py): the spec-level CEL rules are on fields the program does not emit (targetRef,
+    # mergeType, compression, ...) or on target kinds and groups it fixes.
+    (rf"{_POLICY}\.spec", "policy_manifests (targetRefs only, group fixed); traffic_policies.PolicyTargetRef.kind",
+     f"{_TRAFFIC}[an unknown target kind]"),
+    (rf"{_POLICY}\.spec\.targetRefs.*", "traffic_policies.PolicyTargetRef; policy_semantics.target_problems, conflict_problems",
+     f"{_TRAFFIC}[a route the stack lacks]"),
+    (rf"{_BTP}\.retry.*", "traffic_policies.Retry, RetryOn, BackOff (fields.Duration); policy_semantics._retry_problems",
+     f"{_TRAFFIC}[an unknown retry trigger]"),
+    (rf"{_BTP}\.timeout.*", "traffic_policies.BackendTimeout (fields.Duration)", f"{_TRAFFIC}[a timeout that is not a duration]"),
+    (rf"{_BTP}\.circuitBreaker.*", "traffic_policies.CircuitBreaker (Count: 0 to 4294967295)", f"{_TRAFFIC}[a negative circuit breaker]"),
+    (rf"{_BTP}\.rateLimit.*", "traffic_policies.RateLimit (rules 1-16, selectors 0-8, units); policy_semantics._rate_limit_problems",
+     f"{_TRAFFIC}[an empty client selector]"),
+    (rf"{_BTP}\.healthCheck.*", "traffic_policies.ActiveHealthCheck (type HTTP with http), HttpHealthCheck",
+     f"{_TRAFFIC}[a health check without a path]"),
+    (rf"{_BTP}\.loadBalancer.*", "traffic_policies.LoadBalancer, ConsistentHash; policy_semantics._load_balancer_problems",
+     f"{_TRAFFIC}[ConsistentHash without its block]"),
+    (rf"{_CTP}\.tls\.clientValidation.*", "traffic_policies.ClientValidation (1-8 refs, modes), CaCertificateRef; policy_semantics._tls_problems",
+     f"{_TRAFFIC}[a client CA the stack lacks]"),
+    (rf"{_CTP}\.tls.*", "traffic_policies.ClientTls (versions, ciphers, ALPN); policy_semantics._tls_problems",
+     f"{_TRAFFIC}[a minimum TLS version above the maximum]"),
+    (rf"{_CTP}\.timeout.*", "traffic_policies.ClientTimeout (fields.Duration)", _DIFFERENTIAL),
+    (rf"{_CTP}\.clientIPDetection.*", "traffic_policies.XForwardedFor (hops 1-16, Cidr); policy_semantics (exactly one)",
+     f"{_TRAFFIC}[both trusted hops and trusted ranges]"),
+    (rf"{_CTP}\.connection.*", "traffic_policies.ConnectionLimit (at least 1)", f"{_TRAFFIC}[a connection limit of zero]"),
+    (rf"{_SP}\.cors.*", "security_policies.Cors (Origin, HeaderName, Duration); security_semantics._cors_problems",
+     f"{_SECURITY}[an origin that is not one]"),
+    (rf"{_SP}\.basicAuth.*", "policy_manifests (users: the Secret '<policy>-basic-auth'); security_policies.BasicAuth",
+     f"{_SECURITY}[a user name with a colon]"),
+    (rf"{_SP}\.jwt.*", "security_policies.Jwt, JwtProvider (QualifiedName, Jwks, JwksUri, lengths); security_semantics._jwt_problems",
+     f"{_SECURITY}[keys both inline and by URL]"),
+    (rf"{_SP}\.apiKeyAuth.*", "policy_manifests (credentialRefs: the Secret '<policy>-api-keys'); security_policies.ApiKeyAuth; "
+     "security_semantics._api_key_problems", f"{_SECURITY}[an API key source with both kinds]"),
+    (rf"{_SP}\.authorization.*", "security_policies.Authorization, AuthorizationRule (Cidr, actions); "
+     "security_semantics._authorization_problems", f"{_SECURITY}[an IP rule without an address range]"),
 ]
 
 # Status conditions Envoy Gateway can report for a config this program could produce.
@@ -87,6 +132,9 @@ CONDITIONS: list[tuple[str, str, str]] = [
      f"{_REGRESSION}[HTTPS listener without hostname beside one with a hostname on its port]"),
     ("Listener OverlappingTLSConfig (OverlappingCertificates)", "gateway_api_rules._listener_overlap_problems",
      f"{_REGRESSION}[certificates whose names overlap on one port]"),
+    ("Listener ResolvedRefs False (PartiallyInvalidCertificateRef): a certificate twice, or two of one key algorithm for one name",
+     "gateway_api_rules._listener_certificate_problems",
+     f"{_REGRESSION}[two certificates of one key algorithm for one name on a listener]"),
     ("Listener ResolvedRefs False (InvalidCertificateRef, RefNotPermitted)",
      "semantics._listener_problems (declared certificates); ReferenceGrant declared across namespaces",
      f"{_CONFIG}[listener names an undeclared certificate]"),
@@ -100,6 +148,17 @@ CONDITIONS: list[tuple[str, str, str]] = [
      f"{_CONFIG}[route names an undeclared backend]"),
     ("Route ResolvedRefs False (UnsupportedValue: Service port)", "semantics._backend_ref_problems (the backend's port)", _DIFFERENTIAL),
     ("Gateway Accepted False (InvalidParameters: EnvoyProxy)", "models.ProxyConfig; semantics._proxy_problems", _DIFFERENTIAL),
+    ("Policy Accepted False (Conflicted): a second policy of one kind on a target, or one target listed twice",
+     "policy_semantics.conflict_problems", f"{_REGRESSION}[one target twice in a policy]"),
+    ("Policy without status (attached nowhere): a target the stack does not declare, or of a kind the policy cannot take",
+     "policy_semantics.target_problems", f"{_TRAFFIC}[a route the stack lacks]"),
+    ("BackendTrafficPolicy Accepted False (Invalid): local rate limit with two default rules, or a unit not a multiple of the default's",
+     "policy_semantics._default_rate_limit_problems", f"{_REGRESSION}[two rate-limit rules without clientSelectors]"),
+    ("SecurityPolicy Accepted False (Invalid): a JWT provider's name is not a Kubernetes qualified name",
+     "fields.QualifiedName (security_policies.JwtProvider.name)", f"{_REGRESSION}[a JWT provider name with a space]"),
+    ("API server: one object per kind, namespace and name (two routes, backends, certificates or policies of one name)",
+     "semantics (route, backend, certificate names unique); policy_semantics.conflict_problems",
+     f"{_REGRESSION}[two routes of one name]"),
 ]
 
 
@@ -114,7 +173,8 @@ class Entry:
 def load_schemas(version: str = DEFAULT_ENVOY_GATEWAY_VERSION) -> dict[str, dict[str, Any]]:
     """The openAPIV3Schema of each kind the program emits, as the CRDs of `version` declare it."""
     directory = envoy_gateway_crd_directory(version)
-    wanted = {"GatewayClass": "v1", "Gateway": "v1", "HTTPRoute": "v1", "ReferenceGrant": "v1beta1", "EnvoyProxy": "v1alpha1"}
+    wanted = {"GatewayClass": "v1", "Gateway": "v1", "HTTPRoute": "v1", "ReferenceGrant": "v1beta1", "EnvoyProxy": "v1alpha1",
+              **{kind: "v1alpha1" for kind in POLICY_KINDS}}
     schemas = {}
     for path in [directory / "gatewayapi-crds.yaml", *sorted((directory / "generated").glob("*.yaml"))]:
         for document in yaml.safe_load_all(path.read_text()):
@@ -126,7 +186,9 @@ def load_schemas(version: str = DEFAULT_ENVOY_GATEWAY_VERSION) -> dict[str, dict
 
 
 def emitted_fields() -> set[str]:
-    """Every field (Kind.path) of the Gateway API and Envoy Gateway objects the stacks render, with its parents."""
+    """Every field (Kind.path) of the Gateway API and Envoy Gateway objects the stacks and the policy field
+    catalogue (`field_catalogue`, every policy field set) render, with its parents."""
+    from gatestack.differential.field_catalogue import catalogue_config
     from gatestack.program import run_program
     from gatestack.render import kubernetes_objects
     from tests.conftest import stack_raw_config
@@ -142,9 +204,11 @@ def emitted_fields() -> set[str]:
             for item in value:
                 walk(item, f"{path}.[]")
 
-    for stack in STACKS_FOR_FIELDS:
-        for item in kubernetes_objects(run_program(stack, stack_raw_config(stack))):
-            if item.get("kind") in ("GatewayClass", "Gateway", "HTTPRoute", "ReferenceGrant", "EnvoyProxy"):
+    configs = [(stack, stack_raw_config(stack)) for stack in STACKS_FOR_FIELDS]
+    configs.append(("catalogue", catalogue_config(stack_raw_config("dev"))))
+    for stack, raw in configs:
+        for item in kubernetes_objects(run_program(stack, raw)):
+            if item.get("kind") in INVENTORIED_KINDS:
                 walk({key: value for key, value in item.items() if key not in ("apiVersion", "kind", "status")}, item["kind"])
     return fields
 
@@ -214,7 +278,7 @@ def render(version: str = DEFAULT_ENVOY_GATEWAY_VERSION) -> str:
         "|---|---|---|---|",
         *(f"| `{cell(e.field)}` | {cell(e.constraint)} | {cell(e.check)} | `{cell(e.test)}` |" for e in entries(version)),
         "",
-        "## Envoy Gateway status conditions",
+        "## Envoy Gateway status conditions (and the API server's one object per name)",
         "",
         "| condition | program's check | test |",
         "|---|---|---|",

@@ -1,4 +1,4 @@
-"""The real validators' verdict on many configs at once: kubectl-validate, then egctl.
+"""The real validators' verdict on many configs at once: kubectl-validate, egctl and the API server's naming rule.
 
 One process per batch of configs, not per config (each tool needs about a second to start,
 and kubectl-validate about 80 ms per HTTPRoute it checks):
@@ -13,6 +13,9 @@ and kubectl-validate about 80 ms per HTTPRoute it checks):
    `InvalidParameters`), and each config's namespaces get short unique names. A config's
    own GatewayClass is judged by kubectl-validate alone; egctl checks nothing more of it.
    A batch egctl cannot translate at all is split until the config that breaks it is found.
+3. The API server's one rule no file-by-file check sees: a cluster holds one object per kind,
+   namespace and name, so two objects of the program's with the same ones are a problem (the
+   later apply would overwrite the earlier; Pulumi refuses two resources of one name).
 
 A verdict is the list of problems, empty when every validator accepts.
 """
@@ -50,6 +53,9 @@ from gatestack.validation import (
 )
 
 SHARED_GATEWAY_CLASS = "differential"
+# Keys of egctl's output holding the Envoy Gateway policies the program emits.
+POLICY_KEYS = {"BackendTrafficPolicy": "backendTrafficPolicies", "ClientTrafficPolicy": "clientTrafficPolicies",
+               "SecurityPolicy": "securityPolicies"}
 ENVOY_GATEWAY_CONTROLLER = "gateway.envoyproxy.io/gatewayclass-controller"
 # Configs per tool process: large enough that start-up costs little, small enough that both
 # cores stay busy.
@@ -232,11 +238,22 @@ def case_failures(output: dict[str, Any], case: Case, names: dict[str, str]) -> 
         route = translated.get((_namespace_of(declared), declared["metadata"]["name"]), declared)
         if any(_parent_key(route, ref) not in external for ref in route.get("spec", {}).get("parentRefs") or []):
             routes.append(_without_external_parents(route, external))
-    result = TranslationResult(
-        statuses={"gatewayClass": output.get("gatewayClass"), "gateways": gateways, "httpRoutes": routes},
-        config_dumps={}, service_cluster_ips={},
-    )
-    failures = condition_failures(result)
+    statuses: dict[str, Any] = {"gatewayClass": output.get("gatewayClass"), "gateways": gateways, "httpRoutes": routes}
+    failures: list[str] = []
+    for kind, key in POLICY_KEYS.items():
+        statuses[key] = [item for item in output.get(key) or [] if _namespace_of(item) in own]
+        translated_policies = {(_namespace_of(item), item["metadata"]["name"]): item for item in statuses[key]}
+        for declared in case.objects:
+            if declared.get("kind") != kind:
+                continue
+            declared = _rename(copy.deepcopy(declared), names)
+            policy = translated_policies.get((_namespace_of(declared), declared["metadata"]["name"]), declared)
+            # Envoy Gateway gives no status to a policy whose targets it does not find: it is in effect nowhere.
+            if not (policy.get("status") or {}).get("ancestors"):
+                failures.append(f"{kind} {_namespace_of(declared)}/{declared['metadata']['name']} has no ancestor status: "
+                                "it attaches to nothing.")
+    result = TranslationResult(statuses=statuses, config_dumps={}, service_cluster_ips={})
+    failures += condition_failures(result)
     back = {renamed: original for original, renamed in names.items()}
     readable = []
     for failure in failures:
@@ -256,7 +273,8 @@ def egctl_translate(cases: Sequence[Case], version: str = DEFAULT_ENVOY_GATEWAY_
     prepared, _ = prepare_objects(objects)
     try:
         output = run_egctl_translate(ensure_egctl(version), [item for item in prepared if item.get("kind") in KINDS_EGCTL_READS])
-    except TranslationError as error:
+    except (TranslationError, subprocess.TimeoutExpired) as error:
+        # A batch egctl cannot translate (or not in time, on a loaded machine): halves, down to the one case.
         if len(cases) == 1:
             return [[f"egctl: {error}"]]
         middle = len(cases) // 2
@@ -270,11 +288,30 @@ def egctl_translate(cases: Sequence[Case], version: str = DEFAULT_ENVOY_GATEWAY_
     return failures
 
 
-# --- both, in parallel batches -----------------------------------------------------------------
+# --- the API server: one object per name ---------------------------------------------------------
+
+
+def duplicate_objects(case: Case) -> list[str]:
+    """Objects of the program's that share kind, namespace and name (a cluster holds only one)."""
+    counts: dict[tuple[str, str, str], int] = {}
+    for manifest in case.objects:
+        metadata = manifest.get("metadata") if isinstance(manifest.get("metadata"), dict) else {}
+        key = (str(manifest.get("kind")), str(metadata.get("namespace") or ""), str(metadata.get("name")))
+        counts[key] = counts.get(key, 0) + 1
+    return [
+        f"cluster: {kind} {namespace + '/' if namespace else ''}{name} is declared {count} times; the API server "
+        "holds one object per kind, namespace and name"
+        for (kind, namespace, name), count in counts.items() if count > 1
+    ]
+
+
+# --- all three, in parallel batches ----------------------------------------------------------------
 
 
 def judge_batch(cases: Sequence[Case], version: str) -> list[Verdict]:
     schema_problems = kubectl_validate(cases, version)
+    for problems, case in zip(schema_problems, cases):
+        problems.extend(duplicate_objects(case))
     valid = [index for index, problems in enumerate(schema_problems) if not problems]
     translated = egctl_translate([cases[index] for index in valid], version)
     for index, failures in zip(valid, translated):

@@ -7,7 +7,7 @@ validators need the objects the program *would* have emitted without its check. 
   (`__main__.py` under the SDK's mock engine, `gatestack.program`), with real certificates.
 - `manifest_objects(lenient_config(raw))`: any config, valid or not, is built into models
   without validation and handed to the same manifest builders the components call
-  (`gateway_config.manifests`). For accepted configs both paths give the same Gateway API and
+  (`gateway_config.manifests`; the policies' through `policy_rendering`). For accepted configs both paths give the same Gateway API and
   Envoy Gateway objects (checked by the differential test), which is what makes this path stand
   in for the program on the configs it refuses.
 
@@ -26,13 +26,14 @@ from pydantic import BaseModel
 
 from gateway_config import manifests
 from gateway_config.models import StackConfig
+from gatestack.differential.policy_rendering import POLICY_KINDS, external_policy_objects, policy_objects
 from gatestack.program import run_program
 from gatestack.render import is_helm_stand_in, kubernetes_objects
 from gatestack.tls_material import CERT_REQUEST, LOCALLY_SIGNED_CERT, PRIVATE_KEY, SELF_SIGNED_CERT, RealMaterial
 
 # Kinds the comparison of the two rendering paths looks at: every object a validator judges
 # beyond the native ones, whose builders are shared anyway.
-COMPARED_KINDS = ("EnvoyProxy", "GatewayClass", "Gateway", "HTTPRoute", "ReferenceGrant", "Service")
+COMPARED_KINDS = ("EnvoyProxy", "GatewayClass", "Gateway", "HTTPRoute", "ReferenceGrant", "Service", *POLICY_KINDS)
 
 
 class CachedKeyMaterial(RealMaterial):
@@ -51,15 +52,24 @@ class CachedKeyMaterial(RealMaterial):
         return dict(CachedKeyMaterial._cached_key(inputs.get("algorithm", "RSA"), inputs.get("rsaBits"), inputs.get("ecdsaCurve")))
 
 
+# A certificate's key as the stack declares it (algorithm, RSA bits, ECDSA curve): Envoy Gateway
+# refuses two certificates of one listener with the same key algorithm for one name.
+KeySettings = tuple[str, Any, Any]
+DEFAULT_KEY: KeySettings = ("ECDSA", None, "P256")
+
+
 @functools.lru_cache(maxsize=None)
-def tls_files(hostnames: tuple[str, ...]) -> tuple[str, str]:
+def tls_files(hostnames: tuple[str, ...], key_settings: KeySettings = DEFAULT_KEY) -> tuple[str, str]:
     """A valid server certificate and key (PEM) for `hostnames`, signed by a throwaway CA."""
     material = CachedKeyMaterial()
-    key = material.outputs(PRIVATE_KEY, "differential-key", {"algorithm": "ECDSA", "ecdsaCurve": "P256"})
+    ca_key = material.outputs(PRIVATE_KEY, "differential-ca-key", {"algorithm": "ECDSA", "ecdsaCurve": "P256"})
+    algorithm, rsa_bits, ecdsa_curve = key_settings
+    key = material.outputs(PRIVATE_KEY, "differential-key",
+                           {"algorithm": algorithm, "rsaBits": rsa_bits, "ecdsaCurve": ecdsa_curve})
     ca = material.outputs(
         SELF_SIGNED_CERT,
         "differential-ca",
-        {"privateKeyPem": key["privateKeyPem"], "subject": {"commonName": "differential CA"},
+        {"privateKeyPem": ca_key["privateKeyPem"], "subject": {"commonName": "differential CA"},
          "isCaCertificate": True, "validityPeriodHours": 24, "allowedUses": manifests.CA_ALLOWED_USES},
     )
     request = material.outputs(
@@ -68,17 +78,19 @@ def tls_files(hostnames: tuple[str, ...]) -> tuple[str, str]:
     )
     certificate = material.outputs(
         LOCALLY_SIGNED_CERT, "differential-certificate",
-        {"certRequestPem": request["certRequestPem"], "caPrivateKeyPem": key["privateKeyPem"],
+        {"certRequestPem": request["certRequestPem"], "caPrivateKeyPem": ca_key["privateKeyPem"],
          "caCertPem": ca["certPem"], "validityPeriodHours": 24, "allowedUses": manifests.SERVER_ALLOWED_USES},
     )
     return certificate["certPem"], key["privateKeyPem"]
 
 
-def tls_secret(name: str, namespace: str, hostnames: Any = None) -> dict[str, Any]:
-    """A kubernetes.io/tls Secret for `hostnames`; by default for a name of its own, which no other
-    certificate's names overlap (Envoy Gateway flags listeners whose certificates' names overlap)."""
-    names = tuple(hostnames) if isinstance(hostnames, (list, tuple)) and hostnames else (f"{name[:40]}.certificate.invalid",)
-    certificate, key = tls_files(names)
+def tls_secret(name: str, namespace: str, hostnames: Any = None, key_settings: KeySettings = DEFAULT_KEY) -> dict[str, Any]:
+    """A kubernetes.io/tls Secret for `hostnames`; by default for a name of its own (after the Secret's
+    namespace and name), which no other certificate's names overlap (Envoy Gateway flags listeners
+    whose certificates' names overlap)."""
+    own = ".".join(part[:40] for part in (name, namespace) if isinstance(part, str) and part) + ".certificate.invalid"
+    names = tuple(hostnames) if isinstance(hostnames, (list, tuple)) and hostnames else (own,)
+    certificate, key = tls_files(names, key_settings)
     return {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -86,6 +98,16 @@ def tls_secret(name: str, namespace: str, hostnames: Any = None) -> dict[str, An
         "type": "kubernetes.io/tls",
         "stringData": {"tls.crt": certificate, "tls.key": key},
     }
+
+
+def _key_settings(certificate: Any) -> KeySettings:
+    """The key a declared certificate holds: a generated one's as declared, an existing Secret's as
+    its keyAlgorithm states; an unvalidated value falls back to the default."""
+    algorithm, rsa_bits, ecdsa_curve = certificate.key_algorithm, certificate.rsa_bits, certificate.ecdsa_curve
+    valid = algorithm in ("RSA", "ECDSA", "ED25519") and rsa_bits in (2048, 3072, 4096) and ecdsa_curve in ("P224", "P256", "P384", "P521")
+    if not valid:
+        return DEFAULT_KEY
+    return (algorithm, rsa_bits if algorithm == "RSA" else None, ecdsa_curve if algorithm == "ECDSA" else None)
 
 
 def _dns_names(certificate: Any) -> list[str] | None:
@@ -119,11 +141,13 @@ def _list_item_model(annotation: Any) -> type[BaseModel] | None:
 
 def _construct(model: type[BaseModel], raw: Mapping[str, Any]) -> BaseModel:
     values: dict[str, Any] = {}
+    given: set[str] = set()  # what the stack file sets: builders that emit only that (policies) see it so
     for name, field in model.model_fields.items():
         key = field.alias or name
         if key not in raw:
             values[name] = field.get_default(call_default_factory=True)
             continue
+        given.add(name)
         value = raw[key]
         nested = _model_in(field.annotation)
         item_model = _list_item_model(field.annotation)
@@ -132,7 +156,7 @@ def _construct(model: type[BaseModel], raw: Mapping[str, Any]) -> BaseModel:
         elif item_model is not None and isinstance(value, list):
             value = [_construct(item_model, item) if isinstance(item, Mapping) else item for item in value]
         values[name] = value
-    return model.model_construct(**values)
+    return model.model_construct(_fields_set=given, **values)
 
 
 def lenient_config(raw: Mapping[str, Any]) -> StackConfig:
@@ -154,7 +178,7 @@ def manifest_objects(config: StackConfig) -> list[dict[str, Any]]:
     for certificate in config.certificates:
         if certificate.source != "existingSecret":
             objects.append(tls_secret(certificate.secret_name, config.certificate_namespace(certificate),
-                                      _dns_names(certificate)))
+                                      _dns_names(certificate), _key_settings(certificate)))
         grant = manifests.reference_grant_object(config, certificate)
         if grant is not None:
             objects.append(grant)
@@ -162,6 +186,7 @@ def manifest_objects(config: StackConfig) -> list[dict[str, Any]]:
     objects.append(manifests.gateway_class_object(config))
     objects.append(manifests.gateway_object(config))
     objects.extend(manifests.http_route_object(config, route) for route in config.routes)
+    objects.extend(policy_objects(config))
     return objects
 
 
@@ -199,7 +224,7 @@ def external_objects(config: StackConfig) -> list[dict[str, Any]]:
         if certificate.source == "existingSecret":
             namespace = config.certificate_namespace(certificate)
             add("Secret", namespace, certificate.secret_name,
-                lambda: tls_secret(certificate.secret_name, namespace, _dns_names(certificate)))
+                lambda: tls_secret(certificate.secret_name, namespace, _dns_names(certificate), _key_settings(certificate)))
     for listener in config.gateway.listeners:
         for ref in (listener.tls.certificate_refs if listener.tls is not None else []):
             if ref.external:
@@ -209,11 +234,15 @@ def external_objects(config: StackConfig) -> list[dict[str, Any]]:
     ports: dict[tuple[str, str], set[int]] = {}
     for route in config.routes:
         for rule in route.rules:
-            for ref in rule.backend_refs:
-                if ref.external and isinstance(ref.port, int):
+            mirrors = [getattr(item, "request_mirror", None) for item in rule.filters if not isinstance(item, dict)]
+            for ref in [*rule.backend_refs, *(mirror.backend_ref for mirror in mirrors if mirror is not None)]:
+                if getattr(ref, "external", False) is True and isinstance(ref.port, int):
                     namespace = ref.namespace or config.namespace
                     ports.setdefault((namespace, ref.name), set()).add(ref.port)
                     grant(namespace, "HTTPRoute", "Service", ref.name)
+    for item in external_policy_objects(config):
+        metadata = item["metadata"]
+        add(item["kind"], metadata["namespace"], metadata["name"], lambda item=item: item)
     for (namespace, name), service_ports in sorted(ports.items()):
         objects.append({
             "apiVersion": "v1",

@@ -94,7 +94,9 @@ def render_case(raw: dict[str, Any], through_program: bool) -> Case:
         (ref.namespace or config.namespace, ref.name)
         for route in config.routes for ref in route.parent_refs if getattr(ref, "external", False) is True
     }
-    return Case(objects=copy.deepcopy(built), external=external_objects(config), external_parents=external_parents)
+    external = external_objects(config)
+    yaml.safe_dump_all(external)  # nor is one whose promised neighbours cannot (a required name left out)
+    return Case(objects=copy.deepcopy(built), external=external, external_parents=external_parents)
 
 
 def judge_configs(configs: Sequence[dict[str, Any]], version: str = DEFAULT_ENVOY_GATEWAY_VERSION,

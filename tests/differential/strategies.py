@@ -3,7 +3,7 @@
 `stack_configs()` draws configs the program should mostly accept (names from small pools, as
 real stack files have, so that validators see many identical objects and answer from cache),
 covering every section: listeners, hostnames, matches, filters, backends, weights, timeouts,
-certificates and proxy settings. `mutated_stack_configs()` takes one of those and changes one
+certificates, proxy settings and the policies (`policy_strategies`). `mutated_stack_configs()` takes one of those and changes one
 value: to a value near a boundary of the CRDs' constraints (lengths, patterns, ranges, enums),
 of the wrong type, or removed. Both draw the raw form of a stack file's `config:` (camelCase
 keys, without the `api-gateway:` prefix).
@@ -15,6 +15,8 @@ import copy
 from typing import Any
 
 from hypothesis import strategies as st
+
+from tests.differential.policy_strategies import policy_sections
 
 HOSTNAMES = ["www.example.com", "api.example.com", "*.example.com", "example.org", "*.api.example.com", "foo.bar"]
 NAMESPACES = ["default", "gateway-dev", "team-a"]
@@ -106,15 +108,16 @@ def listeners(draw, certificates: list[dict[str, Any]], namespace: str) -> list[
         listener: dict[str, Any] = {"name": f"{protocol.lower()}-{index}", "protocol": protocol, "port": port}
         _put(listener, "hostname", hostname)
         if protocol == "HTTPS":
+            refs: list[dict[str, Any]] = []
             if certificates and draw(st.integers(0, 4)):
-                chosen = draw(st.sampled_from(certificates))
-                ref: dict[str, Any] = {"name": chosen["secretName"]}
-                if chosen.get("namespace"):
-                    ref["namespace"] = chosen["namespace"]
+                # Sometimes two, as for an RSA and an ECDSA certificate of one name.
+                for chosen in draw(st.lists(st.sampled_from(certificates), min_size=1, max_size=2,
+                                            unique_by=lambda c: (c.get("namespace"), c["secretName"]))):
+                    refs.append({"name": chosen["secretName"], **({"namespace": chosen["namespace"]} if chosen.get("namespace") else {})})
             else:
-                ref = {"name": "shared-cert", "external": True}
-                _put(ref, "namespace", draw(maybe(st.sampled_from([namespace, "certificates"]))))
-            listener["tls"] = {"certificateRefs": [ref]}
+                refs.append({"name": "shared-cert", "external": True})
+                _put(refs[0], "namespace", draw(maybe(st.sampled_from([namespace, "certificates"]))))
+            listener["tls"] = {"certificateRefs": refs}
         if draw(st.integers(0, 3)) == 0:
             listener["allowedRoutes"] = {"namespaces": draw(st.sampled_from(["Same", "All"]))}
         result.append(listener)
@@ -180,6 +183,17 @@ def rule(draw, backends: list[dict[str, Any]]) -> dict[str, Any]:
         _put(block, "statusCode", draw(maybe(st.sampled_from([301, 302]))))
         _put(block, "path", draw(maybe(path_modifier(prefix_rewrite))))
         filters.append({"type": "RequestRedirect", "requestRedirect": block})
+    if not redirect and draw(st.integers(0, 5)) == 0:
+        mirror: dict[str, Any] = {"backendRef": {"name": draw(st.sampled_from(backends))["name"]}}
+        if draw(st.integers(0, 3)) == 0:
+            mirror["backendRef"] = {"name": "elsewhere", "namespace": draw(st.sampled_from(["shared", "default"])), "port": 8080,
+                                    "external": True}
+        share = draw(st.sampled_from([None, "percent", "fraction"]))
+        if share == "percent":
+            mirror["percent"] = draw(st.sampled_from([0, 10, 50, 100]))
+        elif share == "fraction":
+            mirror["fraction"] = {"numerator": draw(st.integers(0, 5)), **({"denominator": 10} if draw(st.booleans()) else {})}
+        filters.append({"type": "RequestMirror", "requestMirror": mirror})
     if rewrite:
         block = {}
         _put(block, "hostname", draw(maybe(st.sampled_from(["internal.example.com", "example.org"]))))
@@ -246,6 +260,7 @@ def stack_configs(draw) -> dict[str, Any]:
         route["rules"] = draw(st.lists(rule(backends), min_size=1, max_size=2))
         routes.append(route)
     _put(config, "routes", routes)
+    config.update(draw(policy_sections(config)))
     return config
 
 
@@ -278,6 +293,39 @@ INTERESTING_STRINGS: dict[str, list[str]] = {
     "cpu": ["1.5", "1m", "-1", "1e3", "1..2", "1Mi"],
     "memory": ["1Mi", "1mi", "1M", "0", "-1Gi", ".5Gi"],
     "commonName": ["", "c" * 64, "c" * 65],
+    # policies
+    "kind": ["Gateway", "HTTPRoute", "GRPCRoute", "Service", "gateway"],
+    "minVersion": ["1.0", "1.3", "1.4", "Auto", "TLSv1.2"],
+    "maxVersion": ["1.0", "1.1", "1.2", "Auto"],
+    "unit": ["Second", "Week", "minute"],
+    "action": ["Allow", "Deny", "Log"],
+    "defaultAction": ["Allow", "Deny", "deny"],
+    "mode": ["RequireAndVerify", "VerifyIfGiven", "Optional"],
+    "requestTimeout": ["0s", "1d", "1.5s", "100000s"],
+    "interval": ["0s", "1ms", "1h"],
+    "timeout": ["0s", "1ms", "1h"],
+    "baseInterval": ["0s", "1ms", "10s"],
+    "maxInterval": ["1ms", "10s", "1h"],
+    "idleTimeout": ["0s", "1h", "1d"],
+    "requestReceivedTimeout": ["0s", "1ms"],
+    "maxAge": ["0s", "1h", "1d"],
+    "ttl": ["0s", "1h"],
+    "cacheDuration": ["0s", "1ms", "1h"],
+    "uri": ["ftp://auth.example.com/jwks", "https://", "http://auth.example.com", "https://a b/jwks"],
+    "issuer": ["", "i" * 253, "i" * 254],
+    "claim": ["", "sub", "c" * 257],
+    "header": ["x-user", "a b", "", ":authority"],
+    "allowOrigins": ["*", "https://*", "https://*.example.com:8443", "example.com", "https://www.example.com/path"],
+    "clientCIDRs": ["10.0.0.0/33", "10.0.0.1", "::/0", "10.0.0.0/8", "fe80::/10"],
+    "trustedCIDRs": ["10.0.0.0/33", "10.0.0.1", "::/0"],
+    "ciphers": ["ECDHE-RSA-AES128-GCM-SHA256", "TLS_AES_128_GCM_SHA256", "RC4-SHA", ""],
+    "alpnProtocols": ["h2", "h3", "http/1.0"],
+    "triggers": ["5xx", "reset", "retriable-headers", "envoy-ratelimited"],
+    "users": ["alice", "Alice", "a" * 64, "a.b"],
+    "clients": ["client-a", "A", "a_b"],
+    "headers": ["x-api-key", "a b", "authorization"],
+    "params": ["api_key", "", "a b"],
+    "path": ["/", "", "healthz", "/a//b"],
 }
 INTERESTING_INTEGERS = [-1, 0, 1, 63, 64, 100, 101, 1023, 1024, 65535, 65536, 1_000_000, 1_000_001, 2**31]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from gatestack.differential.inventory import CONDITIONS, DOCUMENT, REPOSITORY_ROOT, check_for, emitted_fields, entries, render
+from gatestack.differential.field_catalogue import fields_not_in_catalogue
 from gatestack.differential.program_rules import PROGRAM_ONLY_RULES
 
 
@@ -35,3 +36,9 @@ def test_no_entry_lacks_a_check_or_a_test() -> None:
         assert not function or f"def {function}(" in source, f"{subject}: test {test} does not exist"
         case = name.partition("[")[2].rstrip("]")
         assert not case or f'"{case}' in source, f"{subject}: no case '{case}' in {path}"
+
+
+def test_the_policy_field_catalogue_sets_every_policy_field() -> None:
+    """The inventory lists policy fields from `field_catalogue`: a field the policy models gain shows up here."""
+    missing = fields_not_in_catalogue()
+    assert not missing, f"set these in gatestack/differential/field_catalogue.py (then regenerate the inventory): {missing}"
