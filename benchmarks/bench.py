@@ -368,7 +368,7 @@ def run_floor(arguments: argparse.Namespace, progress) -> int:
                     stack_name(routes, listeners), Path(__file__).resolve(), progress,
                 )
             )
-    _header(load_at_start, f"floor: median of {arguments.runs} alternating runs (program, bare, bare with no inputs), each in a fresh process, "
+    _header(load_at_start, f"floor: median of {arguments.runs} alternating runs (program, bare, bare with the program's graph, bare with no inputs), each in a fresh process, "
             f"{arguments.listeners[0]} listener(s); took {(time.perf_counter() - started) / 60:.1f} min")
     print(floor.format_floor_table(rows))
     return 0 if all(row.ratio <= row.target for row in rows) else 3
