@@ -14,11 +14,12 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from gateway_config.models import StackConfig
+from gateway_config.route_files import FileProblem, merge_route_files
 from gateway_config.semantics import Problem, find_problems
+from gateway_config.yaml_files import YamlSyntaxError, load_yaml
 
 PROJECT_NAME = "api-gateway"
 STACKS_DIRECTORY = "stacks"
@@ -30,7 +31,11 @@ class ConfigError(Exception):
     def __init__(self, stack_file: str, problems: list[Problem], note: str | None = None):
         self.stack_file = stack_file
         self.problems = problems
-        lines = [f"{stack_file}: {problem.path}: {problem.message}" for problem in problems]
+        # A problem in an entry from a route file names that file, not the stack file.
+        lines = [
+            f"{problem.file if isinstance(problem, FileProblem) else stack_file}: {problem.path}: {problem.message}"
+            for problem in problems
+        ]
         if note:
             lines.append(note)
         super().__init__("\n".join(lines))
@@ -41,22 +46,28 @@ def stack_file_name(stack: str) -> str:
     return f"{STACKS_DIRECTORY}/Pulumi.{stack}.yaml"
 
 
-def parse_stack_config(raw: Mapping[str, Any], stack_file: str) -> StackConfig:
+def parse_stack_config(raw: Mapping[str, Any], stack_file: str, project_directory: Path | None = None) -> StackConfig:
     """Validate `raw` (the project's keys without the `api-gateway:` prefix, values decoded).
 
-    Raises `ConfigError` naming every problem. Cross-value rules (a route naming a backend,
-    a listener's certificate, …) are checked once the shape of the config is valid.
+    The files `raw`'s `routeFiles` names (relative to `project_directory`, by default this
+    repository, see `route_files`) are read and their entries appended first, so the stack is
+    validated as one config. Raises `ConfigError` naming every problem, an entry from a route
+    file by that file and its index there. Cross-value rules (a route naming a backend, a
+    listener's certificate, …) are checked once the shape of the config is valid.
     """
+    merged = merge_route_files(raw, project_directory)
     try:
-        config = StackConfig.model_validate(dict(raw))
+        config = StackConfig.model_validate(merged.raw)
     except ValidationError as error:
-        problems = [_problem_from_pydantic(detail) for detail in error.errors(include_url=False)]
+        problems = [merged.locate(_problem_from_pydantic(detail)) for detail in error.errors(include_url=False)]
         raise ConfigError(
             stack_file,
-            problems,
+            merged.problems + problems,
             note="(references between sections are checked once these are fixed)",
         ) from None
-    problems = find_problems(config)
+    if merged.problems:
+        raise ConfigError(stack_file, merged.problems, note="(references between sections are checked once these are fixed)")
+    problems = [merged.locate(problem) for problem in find_problems(config)]
     if problems:
         raise ConfigError(stack_file, problems)
     return config
@@ -71,18 +82,9 @@ def raw_config_from_stack_file(path: Path) -> dict[str, Any]:
     engine can decrypt) is refused with one line per problem, naming the line where YAML knows it.
     """
     try:
-        document = yaml.load(path.read_text(), Loader=_DuplicateKeyLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = f"line {mark.line + 1}" if mark is not None else "(file)"
-        column = f" (column {mark.column + 1})" if mark is not None else ""
-        reason = " ".join(str(error.problem or error.context or "syntax error").split())
-        if error.context and error.context_mark is not None and error.context_mark is not mark:
-            reason += f", {' '.join(error.context.split())} on line {error.context_mark.line + 1}"
-        raise ConfigError(str(path), [Problem(where, f"is not valid YAML: {reason}{column}")]) from None
-    except yaml.YAMLError as error:
-        raise ConfigError(str(path), [Problem("(file)", f"is not valid YAML: {' '.join(str(error).split())}")]) from None
-    problems = list(getattr(document, "duplicate_key_problems", []))
+        document, problems = load_yaml(path)
+    except YamlSyntaxError as error:
+        raise ConfigError(str(path), [error.problem]) from None
     if document is not None and not isinstance(document, dict):
         raise ConfigError(str(path), [Problem("(file)", "must be a mapping with a 'config:' key, as Pulumi stack files are")])
     config = (document or {}).get("config")
@@ -101,36 +103,6 @@ def raw_config_from_stack_file(path: Path) -> dict[str, Any]:
     if problems:
         raise ConfigError(str(path), problems)
     return raw
-
-
-class _DuplicateKeyLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, keeping a problem for every key a mapping repeats (it keeps the last silently)."""
-
-    def construct_document(self, node: yaml.Node) -> Any:
-        self._duplicates: list[Problem] = []
-        document = super().construct_document(node)
-        if self._duplicates:
-            document = _WithProblems(document) if isinstance(document, dict) else document
-            if isinstance(document, _WithProblems):
-                document.duplicate_key_problems = self._duplicates
-        return document
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            line = key_node.start_mark.line + 1
-            if isinstance(key, (str, int, float, bool)) and key in seen:
-                self._duplicates.append(Problem(
-                    f"line {line}", f"key '{key}' appears more than once (first on line {seen[key]}); YAML keeps only the "
-                    "last, so give each key once"))
-            elif isinstance(key, (str, int, float, bool)):
-                seen[key] = line
-        return super().construct_mapping(node, deep=deep)
-
-
-class _WithProblems(dict):
-    duplicate_key_problems: list[Problem]
 
 
 # Namespaces of the providers this program uses, and Pulumi's own: their keys are not the project's.

@@ -503,6 +503,11 @@ class StackConfig(ConfigModel):
     certificates: list[CertificateConfig] = Field(default_factory=list, max_length=64)
     backends: list[BackendConfig] = Field(default_factory=list, max_length=256)
     routes: list[RouteConfig] = Field(default_factory=list)
+    # Paths or glob patterns (relative to the project directory) of YAML files holding more routes,
+    # grpcRoutes and backends, appended to those above by the loader before validation
+    # (gateway_config/route_files.py): a stack's whole config must fit in one 128 KiB environment string.
+    # Default: none.
+    route_files: list[str] = Field(default_factory=list, max_length=256)
     # Envoy Gateway policies (gateway_config/traffic_policies.py) and the CAs mutual TLS trusts.
     grpc_routes: list[GrpcRouteConfig] = Field(default_factory=list, max_length=256)
     client_certificate_authorities: list[ClientCertificateAuthorityConfig] = Field(default_factory=list, max_length=16)
