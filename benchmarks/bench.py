@@ -119,6 +119,21 @@ def stack_name(routes: int, listeners: int) -> str:
     return f"bench-r{routes}-l{listeners}"
 
 
+def with_routes_in_files(raw: dict[str, Any], stack: str) -> dict[str, Any]:
+    """`raw` with its routes and backends moved to a route file of the repository, named by
+    `routeFiles` (README, `routeFiles`): the config the language host passes then stays a few
+    hundred bytes at any size. The file goes to `.local/bench-routes/<stack>/` (ignored by git):
+    route files must be inside the project directory."""
+    import yaml
+
+    directory = REPOSITORY_ROOT / ".local" / "bench-routes" / stack
+    directory.mkdir(parents=True, exist_ok=True)
+    lists = {key: raw[key] for key in ("backends", "routes")}
+    (directory / "routes.yaml").write_text(yaml.safe_dump(lists, sort_keys=False))
+    rest = {key: value for key, value in raw.items() if key not in lists}
+    return {**rest, "routeFiles": [(directory / "routes.yaml").relative_to(REPOSITORY_ROOT).as_posix()]}
+
+
 def write_stack_file(directory: Path, routes: int, listeners: int) -> Path:
     import yaml
 
@@ -389,10 +404,13 @@ def run_engine(arguments: argparse.Namespace, progress) -> int:
     refused = []
     for routes in arguments.routes:
         stack = stack_name(routes, listeners)
+        raw = stack_raw_config(routes, listeners)
+        if arguments.route_files:
+            raw = with_routes_in_files(raw, stack)
         try:
             rows.append(
                 engine.measure_engine(
-                    routes, arguments.runs, stack_raw_config(routes, listeners), stack, arguments.state_dir,
+                    routes, arguments.runs, raw, stack, arguments.state_dir,
                     lambda config, path, stack=stack: floor.count_declared(script, config, stack, path), floor.BARE_KINDS, progress,
                 )
             )
@@ -423,6 +441,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="also write every measurement (all runs) to this JSON file")
     parser.add_argument("--floor", action="store_true", help="the program beside a bare program of the same resource counts (floor.py): 10, 100, 1,000 routes, 1 listener, 5 alternating pairs")
     parser.add_argument("--engine", action="store_true", help="`pulumi preview` on the real engine against the local cluster, program beside bare programs (engine.py): 100 and 250 routes (1,000 is refused: its config is too large for the language host), 3 rounds")
+    parser.add_argument("--route-files", action="store_true", help="--engine: each stack's routes and backends in a route file (`routeFiles`), so 1,000 routes fit the language host's config")
     parser.add_argument("--state-dir", type=Path, default=engine.DEFAULT_STATE_DIRECTORY, help="--engine: the local cluster's state directory (default /tmp/bench-cluster; started if not running, left running)")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--floor-worker", nargs="+", help=argparse.SUPPRESS)

@@ -230,3 +230,13 @@ def test_a_thousand_routes_in_files_fit_the_language_hosts_environment_string(tm
     from_files = parse_stack_config(in_files, STACK_FILE, tmp_path)
     assert from_files.routes == parse_stack_config(inline, STACK_FILE).routes
     assert json.loads(engine_config_from_raw(in_files)["api-gateway:routeFiles"]) == ["stacks/routes/bench/*.yaml"]
+
+
+def test_the_benchmarks_route_files_option_gives_the_same_routes_in_a_config_that_fits(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(bench, "REPOSITORY_ROOT", tmp_path)
+    monkeypatch.setattr(route_files, "PROJECT_DIRECTORY", tmp_path)
+    inline = bench.stack_raw_config(1000, 1)
+    in_files = bench.with_routes_in_files(inline, "bench-r1000-l1")
+    assert in_files["routeFiles"] == [".local/bench-routes/bench-r1000-l1/routes.yaml"]
+    assert engine.config_environment_size(engine_config_from_raw(in_files)) < engine.MAX_ARG_STRLEN
+    assert parse_stack_config(in_files, STACK_FILE).routes == parse_stack_config(inline, STACK_FILE).routes
