@@ -440,7 +440,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--keep", type=Path, help="write the generated stack files here (kept) instead of a temporary directory")
     parser.add_argument("--json", type=Path, help="also write every measurement (all runs) to this JSON file")
     parser.add_argument("--floor", action="store_true", help="the program beside a bare program of the same resource counts (floor.py): 10, 100, 1,000 routes, 1 listener, 5 alternating pairs")
-    parser.add_argument("--engine", action="store_true", help="`pulumi preview` on the real engine against the local cluster, program beside bare programs (engine.py): 100 and 250 routes (1,000 is refused: its config is too large for the language host), 3 rounds")
+    parser.add_argument("--engine", action="store_true", help="`pulumi preview` on the real engine against the local cluster, program beside bare programs (engine.py): 100, 250 and 1,000 routes (1,000 only with --route-files: inline, its config is too large for the language host), 3 rounds")
     parser.add_argument("--route-files", action="store_true", help="--engine: each stack's routes and backends in a route file (`routeFiles`), so 1,000 routes fit the language host's config")
     parser.add_argument("--state-dir", type=Path, default=engine.DEFAULT_STATE_DIRECTORY, help="--engine: the local cluster's state directory (default /tmp/bench-cluster; started if not running, left running)")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)

@@ -1,6 +1,7 @@
 """The real engine: `pulumi preview` of the program beside the bare program, against the local cluster.
 
-    .venv/bin/python benchmarks/bench.py --engine                          # 100, 250 (1,000 refused), 3 rounds each
+    .venv/bin/python benchmarks/bench.py --engine                          # 100, 250 (1,000 refused: too large inline), 3 rounds each
+    .venv/bin/python benchmarks/bench.py --engine --route-files          # 100, 250, 1,000: routes in route files
     .venv/bin/python benchmarks/bench.py --engine --routes 100 --runs 2 --state-dir /tmp/bench-cluster
 
 Opt-in (it starts the local cluster of `python -m gatestack cluster up` in `--state-dir`, default
@@ -45,7 +46,8 @@ from typing import Any, Callable
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 BARE_PROGRAM = Path(__file__).resolve().parent / "bare_program"
 # 250: the largest stack of the benchmark's shape whose config the language host can hand over
-# (see MAX_ARG_STRLEN); 1,000 routes is refused with the reason.
+# (see MAX_ARG_STRLEN); 1,000 routes is refused with the reason unless --route-files moves the
+# routes and backends out of the config (`routeFiles`, read by the program itself).
 ENGINE_ROUTES = (100, 250, 1000)
 ENGINE_RUNS = 3
 DEFAULT_STATE_DIRECTORY = Path("/tmp/bench-cluster")
