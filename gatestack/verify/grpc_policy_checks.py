@@ -30,6 +30,7 @@ import grpc
 
 from gatestack.verify.client_identity import fresh_value
 from gatestack.verify.jwt_tokens import JwtSigner
+from gatestack.verify.policy_targets import effective_policy
 from gatestack.verify.probes import QUERY_PARAMETER_PREFIX
 
 UNIT_SECONDS = {"Second": 1, "Minute": 60, "Hour": 3600, "Day": 86400}
@@ -37,27 +38,9 @@ MAX_RATE_LIMIT_CALLS = 500
 REFUSED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
 
 
-def _specificity(ref: Any, listener_name: str, route: Any, rule: Any) -> Optional[int]:
-    if ref.kind == "GRPCRoute" and ref.name == route.name:
-        if ref.section_name is None:
-            return 3
-        return 4 if ref.section_name == rule.name else None
-    if ref.kind == "Gateway":
-        if ref.section_name is None:
-            return 1
-        return 2 if ref.section_name == listener_name else None
-    return None
-
-
 def grpc_effective_policy(policies: list[Any], listener_name: str, route: Any, rule: Any) -> Optional[Any]:
     """The policy (of one kind) in effect for a GRPCRoute rule on a listener, or None."""
-    best, best_rank = None, 0
-    for policy in policies:
-        for ref in policy.target_refs:
-            rank = _specificity(ref, listener_name, route, rule)
-            if rank is not None and rank > best_rank:
-                best, best_rank = policy, rank
-    return best
+    return effective_policy(policies, listener_name, route, rule, route_kind="GRPCRoute")
 
 
 def targets_only_grpc_routes(policy: Any) -> bool:

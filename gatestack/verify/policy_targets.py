@@ -32,9 +32,9 @@ class GovernedRule:
         return f"route {self.route.name} rule {self.rule_index}{name}"
 
 
-def _specificity(ref: Any, listener_name: str, route: RouteConfig, rule: RouteRule) -> Optional[int]:
+def _specificity(ref: Any, listener_name: str, route: Any, rule: Any, route_kind: str) -> Optional[int]:
     """How specifically `ref` targets this rule on this listener (higher wins), or None."""
-    if ref.kind == "HTTPRoute" and ref.name == route.name:
+    if ref.kind == route_kind and ref.name == route.name:
         if ref.section_name is None:
             return 3
         return 4 if ref.section_name == rule.name else None
@@ -45,12 +45,17 @@ def _specificity(ref: Any, listener_name: str, route: RouteConfig, rule: RouteRu
     return None
 
 
-def effective_policy(policies: list[Any], listener_name: str, route: RouteConfig, rule: RouteRule) -> Optional[Any]:
-    """The policy (of one kind) in effect for a rule on a listener, or None."""
+def effective_policy(
+    policies: list[Any], listener_name: str, route: Any, rule: Any, route_kind: str = "HTTPRoute"
+) -> Optional[Any]:
+    """The policy (of one kind) in effect for a rule of a `route_kind` route on a listener, or None.
+
+    Envoy Gateway's precedence: a rule (sectionName) over its route over a listener over the Gateway.
+    """
     best, best_rank = None, 0
     for policy in policies:
         for ref in policy.target_refs:
-            rank = _specificity(ref, listener_name, route, rule)
+            rank = _specificity(ref, listener_name, route, rule, route_kind)
             if rank is not None and rank > best_rank:
                 best, best_rank = policy, rank
     return best
