@@ -98,6 +98,14 @@ def pod_of(response: Any) -> str:
     return str(echo.get("pod", "")) if echo else f"status {response.status}"
 
 
+def _answer(session: Any, probe: Any, headers: list[tuple[str, str]]) -> str:
+    """The pod that answered one request on `session`, or `error <why>` when none did."""
+    try:
+        return pod_of(session.request(probe.method, probe.host, probe.path, headers))
+    except RequestFailed as error:
+        return f"error {error}"
+
+
 class LoadBalancerChecks:
     """The checks above for every BackendTrafficPolicy with a `loadBalancer`."""
 
@@ -157,10 +165,7 @@ class LoadBalancerChecks:
         session, probe, answers = self.session(governed, source), governed.probe, []
         try:
             for _ in range(count):
-                try:
-                    answers.append(pod_of(session.request(probe.method, probe.host, probe.path, headers)))
-                except RequestFailed as error:
-                    answers.append(f"error {error}")
+                answers.append(_answer(session, probe, headers))
         finally:
             session.close()
         return answers
@@ -244,10 +249,7 @@ class LoadBalancerChecks:
         session, answers = self.session(governed, None), []
         try:
             while time.monotonic() - started < busy_seconds - 0.5 and sum(1 for a in answers if backend_of_pod(a) == backend) < n:
-                try:
-                    answers.append(pod_of(session.request(probe.method, probe.host, probe.path, headers)))
-                except RequestFailed as error:
-                    answers.append(f"error {error}")
+                answers.append(_answer(session, probe, headers))
         finally:
             session.close()
         holder.join()
