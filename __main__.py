@@ -8,7 +8,7 @@ with TLS Secrets and echo backends before the Gateway and routes that use them.
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from components import (
+from pulumi_envoy_gateway import (
     BackendTrafficPolicy,
     ClientCertificateAuthority,
     ClientTrafficPolicy,

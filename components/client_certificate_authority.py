@@ -10,7 +10,7 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 import pulumi_tls as tls
 
-from components.options import child_options
+from .options import child_options
 
 from gateway_config.policy_manifests import (
     CA_BUNDLE_KEY,

@@ -8,7 +8,7 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from components.options import child_options, custom_resource
+from .options import child_options, custom_resource
 
 from gateway_config.policy_manifests import client_traffic_policy_object
 from gateway_config.models import StackConfig

@@ -7,7 +7,7 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from components.options import child_options, custom_resource
+from .options import child_options, custom_resource
 
 from gateway_config.manifests import echo_backend_objects
 from gateway_config.models import BackendConfig

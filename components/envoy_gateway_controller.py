@@ -7,7 +7,7 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from components.options import child_options
+from .options import child_options
 
 from gateway_config.manifests import (
     CONTROLLER_CHART,

@@ -7,7 +7,7 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from components.options import child_options, custom_resource
+from .options import child_options, custom_resource
 
 from gateway_config.grpc_manifests import grpc_route_object
 from gateway_config.models import GrpcRouteConfig, StackConfig

@@ -7,7 +7,7 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from components.options import child_options, custom_resource
+from .options import child_options, custom_resource
 
 from gateway_config.inference import InferencePoolConfig
 from gateway_config.inference_manifests import endpoint_picker_objects, inference_pool_object

@@ -8,7 +8,7 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from components.options import child_options, custom_resource
+from .options import child_options, custom_resource
 
 from gateway_config.models import StackConfig
 from gateway_config.policy_manifests import BASIC_AUTH_KEY, credential_secret_object, htpasswd, security_policy_object

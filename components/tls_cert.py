@@ -9,7 +9,7 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 import pulumi_tls as tls
 
-from components.options import child_options, custom_resource
+from .options import child_options, custom_resource
 
 from gateway_config.manifests import (
     CA_ALLOWED_USES,
