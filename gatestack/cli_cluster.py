@@ -129,14 +129,8 @@ def register(app: typer.Typer, load_stack: Callable, step: Callable) -> None:
         from gatestack.cluster.binaries import pulumi_engine_binaries
         from gatestack.engine.deploy import pulumi_for
 
-        from gatestack.engine.deploy import controller_port_conflicts
-
         layout = _layout(state_directory)
         source = load_stack(stack, None)
-        conflicts = controller_port_conflicts(source.config)
-        if conflicts:
-            _echo("\n".join(f"{source.display_file}: {line}" for line in conflicts))
-            raise typer.Exit(2)
         _start_cluster(layout)
         return layout, source, pulumi_for(layout, stack, pulumi_engine_binaries())
 

@@ -5,7 +5,9 @@ Each is the upstream binary (built by `gatestack.toolchain`), run with flags of 
 envtest-style single-node cluster: everything on 127.0.0.1 of the cluster's namespace,
 RBAC on, the admin identity from `pki.py`. kube-controller-manager makes ReplicaSets,
 EndpointSlices and garbage collection happen; kube-scheduler binds pods to the kwok node;
-kwok plays the node's kubelet (pods become Running with an address from `POD_CIDR`).
+kwok plays the node's kubelet as far as scheduling goes (pods become Running with an address
+from `POD_CIDR`), with its pod-ready Stage changed so that a pod starts *not* Ready
+(`pod_start_stage`): readiness is the node agent's to report, from the pod's own probes.
 """
 
 from __future__ import annotations
@@ -116,7 +118,9 @@ def etcd_command(binary: Path, layout: ClusterLayout) -> list[str]:
 def api_server_command(binary: Path, layout: ClusterLayout, pki: ClusterPki) -> list[str]:
     return [
         str(binary),
-        "--bind-address=127.0.0.1",
+        # Every address of the cluster's namespace: 127.0.0.1 for the node's components, and the
+        # pods' bridge for a pod that talks to the API (an Endpoint Picker), as a node would.
+        "--bind-address=0.0.0.0",
         "--advertise-address=127.0.0.1",
         f"--secure-port={API_SERVER_PORT}",
         f"--etcd-servers=http://127.0.0.1:{ETCD_CLIENT_PORT}",
@@ -171,6 +175,42 @@ def scheduler_command(binary: Path, layout: ClusterLayout) -> list[str]:
     ]
 
 
+POD_READY_STAGE = "pod-ready.yaml"
+# kwok's fast pod-ready Stage, text that must change so a Running pod is not yet Ready, and what
+# it becomes: the Ready and ContainersReady conditions False, each container waiting.
+_NOT_READY_EDITS = (
+    ('status: "True"\n  type: Ready\n', 'status: "False"\n  type: Ready\n  reason: ContainersNotReady\n'),
+    ('status: "True"\n  type: ContainersReady\n', 'status: "False"\n  type: ContainersReady\n  reason: ContainersNotReady\n'),
+    (
+        "  ready: true\n  restartCount: 0\n  state:\n    running:\n      startedAt: {{ $now | Quote }}\n{{ end }}\n\ninitContainerStatuses:",
+        "  ready: false\n  started: false\n  restartCount: 0\n  state:\n    waiting:\n      reason: ContainerCreating\n{{ end }}\n\ninitContainerStatuses:",
+    ),
+)
+
+
+def pod_start_stage(original: Path, directory: Path) -> Path:
+    """kwok's pod-ready Stage with the pod left not Ready and its containers waiting (as a
+    kubelet reports a pod whose containers are starting); written into `directory`.
+
+    Raises RuntimeError when kwok's Stage no longer has the text this edits."""
+    stage = yaml.safe_load(original.read_text())
+    template = stage["spec"]["next"]["statusTemplate"]
+    for before, after in _NOT_READY_EDITS:
+        if template.count(before) != 1:
+            raise RuntimeError(f"kwok's Stage {original} changed: expected once in its statusTemplate: {before!r}")
+        template = template.replace(before, after)
+    stage["spec"]["next"]["statusTemplate"] = template
+    directory.mkdir(parents=True, exist_ok=True)
+    derived = directory / "pod-start.yaml"
+    derived.write_text(yaml.safe_dump(stage, sort_keys=False))
+    return derived
+
+
+def kwok_stages(stage_files: tuple[Path, ...], layout: ClusterLayout) -> list[Path]:
+    """The Stage files kwok runs with: its own, the pod-ready one replaced by `pod_start_stage`."""
+    return [pod_start_stage(path, layout.state_directory / "kwok") if path.name == POD_READY_STAGE else path for path in stage_files]
+
+
 def kwok_command(binaries: ControlPlaneBinaries, layout: ClusterLayout) -> list[str]:
     return [
         str(binaries.kwok),
@@ -179,7 +219,7 @@ def kwok_command(binaries: ControlPlaneBinaries, layout: ClusterLayout) -> list[
         f"--cidr={POD_CIDR}",
         f"--node-ip={NODE_IP}",
         "--server-address=127.0.0.1:10247",
-        *[f"--config={stage}" for stage in binaries.kwok_stages],
+        *[f"--config={stage}" for stage in kwok_stages(binaries.kwok_stages, layout)],
     ]
 
 

@@ -9,36 +9,32 @@ the local API server, so the Roles the component declares are what it runs with)
 arguments. A pod is recognised as an EPP by the chart's mode label
 `inference.networking.k8s.io/igw-mode` and its container `epp`.
 
-One thing differs from a real node, and only in how it is reached: the EPP binds every address
-of the namespace on its ports (9002 ext_proc, 9003 gRPC health, 9090 metrics), which all pods
-share here, and it has no flag for an address. It is therefore told to listen on free ports of
-its own (`--grpc-port`, `--grpc-health-port`, `--metrics-port` added after the pod's own
-arguments) and the node agent forwards `<pod IP>:<port>` to them, so Envoy, probes and scrapers
-reach it at its pod address as in a cluster. Its readiness is the pod's readinessProbe: the gRPC
-health service it names (`grpc.health.v1.Health/Check`) answering SERVING.
+It runs inside the pod's own network namespace, so it binds its ports (9002 ext_proc, 9003 gRPC
+health, 9090 metrics, or what its arguments say) on the pod's address as in a cluster, and
+reaches the API server over the pods' bridge (`BRIDGE_ADDRESS`, which the API server's
+certificate names). Its readiness is the pod's readinessProbe, run by the node agent
+(`probes.py`): the gRPC health service it names answering SERVING.
 """
 
 from __future__ import annotations
 
 import base64
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import grpc
 import yaml
 
+from gatestack.cluster import netns
+from gatestack.cluster.layout import API_SERVER_PORT, BRIDGE_ADDRESS
 from gatestack.cluster.processes import ManagedProcess
 from gatestack.cluster.proxy_pod import expand_references, materialize_volumes, pod_fields, rewrite_mount_paths
 from gatestack.echo_server import container_environment
 from gateway_config.inference_manifests import EPP_CONTAINER, EPP_MODE_LABEL, EPP_SELECTOR_LABEL
 
-# The EPP's listening ports: flag -> upstream default.
-PORT_FLAGS = {"--grpc-port": 9002, "--grpc-health-port": 9003, "--metrics-port": 9090}
-HEALTH_CHECK_METHOD = "/grpc.health.v1.Health/Check"
-SERVING = 1  # grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING
 TOKEN_SECONDS = 24 * 3600
+# Where a pod reaches the API server: the cluster's namespace over the pods' bridge.
+API_SERVER_URL_FOR_PODS = f"https://{BRIDGE_ADDRESS}:{API_SERVER_PORT}"
 
 
 def is_endpoint_picker_pod(pod: dict) -> bool:
@@ -51,29 +47,6 @@ def pool_of_pod(pod: dict) -> str:
     """The pool an EPP pod picks for: its `inferencepool: <pool>-epp` label without `-epp`."""
     value = (pod.get("metadata", {}).get("labels") or {}).get(EPP_SELECTOR_LABEL, "")
     return value.removesuffix("-epp")
-
-
-def listening_ports(arguments: list[str]) -> dict[str, int]:
-    """Flag -> port the EPP would listen on with these arguments (the last value wins, as pflag does)."""
-    ports = dict(PORT_FLAGS)
-    for index, argument in enumerate(arguments):
-        for flag in PORT_FLAGS:
-            if argument == flag and index + 1 < len(arguments):
-                ports[flag] = int(arguments[index + 1])
-            elif argument.startswith(f"{flag}="):
-                ports[flag] = int(argument.split("=", 1)[1])
-    return ports
-
-
-def free_port() -> int:
-    """A port nothing in the namespace listens on now (the kernel's choice)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def readiness_service(container: dict) -> str:
-    return ((container.get("readinessProbe") or {}).get("grpc") or {}).get("service", "")
 
 
 def service_account_kubeconfig(server: str, ca_pem: bytes, token: str) -> str:
@@ -93,13 +66,10 @@ def service_account_kubeconfig(server: str, ca_pem: bytes, token: str) -> str:
 
 @dataclass
 class EndpointPickerPlan:
-    """What to run for an EPP pod: its command, environment, and pod port -> local port."""
+    """What to run for an EPP pod: its command and environment."""
 
     command: list[str]
     environment: dict[str, str]
-    forwards: dict[int, int]
-    health_port: int
-    health_service: str
 
 
 def plan_endpoint_picker_pod(
@@ -115,36 +85,13 @@ def plan_endpoint_picker_pod(
     environment = container_environment(container, metadata["namespace"], metadata["name"], pod_fields(pod))
     mounts = materialize_volumes(pod, container, directory, read_object)
     arguments = [rewrite_mount_paths(expand_references(argument, environment), mounts) for argument in container.get("args") or []]
-    ports = listening_ports(arguments)
-    local = {flag: free_port() for flag in ports}
-    arguments += [f"{flag}={local[flag]}" for flag in ports]
     return EndpointPickerPlan(
         command=[str(epp_binary), *arguments],
         environment={**base_environment, **environment, "KUBECONFIG": str(kubeconfig), "HOME": str(directory)},
-        forwards={ports[flag]: local[flag] for flag in ports},
-        health_port=local["--grpc-health-port"],
-        health_service=readiness_service(container),
     )
 
 
-def endpoint_picker_process(pod: dict, plan: EndpointPickerPlan, log_path: Path) -> ManagedProcess:
+def endpoint_picker_process(pod: dict, plan: EndpointPickerPlan, log_path: Path, network_namespace: str) -> ManagedProcess:
+    """The EPP, run inside the pod's network namespace."""
     name = f"epp {pod['metadata']['namespace']}/{pod['metadata']['name']}"
-    return ManagedProcess(name, plan.command, log_path, environment=plan.environment)
-
-
-def health_check_request(service: str) -> bytes:
-    """grpc.health.v1.HealthCheckRequest{service} in protobuf wire format (field 1, a string)."""
-    encoded = service.encode()
-    return (b"\x0a" + bytes([len(encoded)]) + encoded) if encoded else b""
-
-
-def is_serving(port: int, service: str, timeout: float = 1.0) -> bool:
-    """The readinessProbe: the EPP's gRPC health service answers SERVING for `service`."""
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        check = channel.unary_unary(HEALTH_CHECK_METHOD, request_serializer=None, response_deserializer=None)
-        try:
-            answer = check(health_check_request(service), timeout=timeout)
-        except grpc.RpcError:
-            return False
-    # HealthCheckResponse{status}: field 1, varint.
-    return answer == bytes([0x08, SERVING])
+    return ManagedProcess(name, netns.command_inside(network_namespace, plan.command), log_path, environment=plan.environment)

@@ -28,8 +28,8 @@ CONTROLLER_NAMESPACE = "envoy-gateway-system"
 CONTROLLER_NAME = "gateway.envoyproxy.io/gatewayclass-controller"
 XDS_PORT = 18000
 HEALTH_PORT = 8081
-# Ports the controller holds on every address of the namespace; a proxy's own static
-# listeners must not use them.
+# Ports the controller holds on every address of the cluster's namespace. Pods have namespaces
+# of their own, so a pod may use any of them.
 CONTROLLER_PORTS = frozenset({XDS_PORT, 18002, 19001, 8080, HEALTH_PORT, 9443})
 STARTUP_TIMEOUT_SECONDS = 120
 

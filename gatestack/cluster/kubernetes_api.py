@@ -54,6 +54,12 @@ class ClusterApi:
         conditions = [{"type": kind, "status": status} for kind in ("Ready", "ContainersReady")]
         self.core.patch_namespaced_pod_status(name, namespace, {"status": {"conditions": conditions}})
 
+    def set_pod_status(self, namespace: str, name: str, conditions: list[dict], container_statuses: list[dict]) -> None:
+        """Write the pod's conditions (merged by type) and its container statuses, as the kubelet does."""
+        self.core.patch_namespaced_pod_status(
+            name, namespace, {"status": {"conditions": conditions, "containerStatuses": container_statuses}}
+        )
+
     def set_load_balancer_ingress(self, namespace: str, name: str, ip: str) -> None:
         """Write `status.loadBalancer.ingress`, as a cloud's load-balancer controller does."""
         self.core.patch_namespaced_service_status(

@@ -3,9 +3,12 @@
 Everything of one cluster lives in one state directory (default `.local/cluster/` in the
 repository, git-ignored) and one network namespace whose name is derived from that
 directory, so two checkouts on one machine (a developer's and CI's) never share a cluster.
-Inside the namespace only `lo` is up: the API server and etcd listen on 127.0.0.1, pods
-get addresses from `POD_CIDR` and load balancers from `LOAD_BALANCER_CIDR`, all added to
-`lo`, so no packet can leave the namespace.
+Inside the cluster's namespace are `lo` (the API server and etcd listen on 127.0.0.1, load
+balancers get addresses from `LOAD_BALANCER_CIDR` on it) and the pods' bridge `BRIDGE_NAME`
+(`BRIDGE_ADDRESS`, the pods' gateway). Every pod has a namespace of its own
+(`<cluster namespace>-<12 hex of its uid>`), joined to the bridge by the CNI bridge plugin
+with its address from `POD_CIDR`. No namespace has a route to anything else, so no packet can
+leave the namespaces the project made.
 """
 
 from __future__ import annotations
@@ -31,6 +34,11 @@ POD_CIDR = "10.244.0.0/16"
 # TEST-NET-2 (RFC 5737): documentation addresses, never routed anywhere, so a load-balancer
 # address can only ever mean this namespace's own `lo`.
 LOAD_BALANCER_CIDR = "198.51.100.0/24"
+# The pods' bridge inside the cluster's namespace and its address (the pods' default gateway):
+# the last usable address of POD_CIDR, far from the ones kwok hands out from the start.
+BRIDGE_NAME = "gs0"
+BRIDGE_ADDRESS = "10.244.255.254"
+CNI_NETWORK_NAME = "gatestack-pods"
 NODE_NAME = "kwok-node-0"
 NODE_IP = "10.243.0.1"
 
@@ -70,6 +78,15 @@ class ClusterLayout:
     @property
     def pods_directory(self) -> Path:
         return self.state_directory / "pods"
+
+    @property
+    def cni_directory(self) -> Path:
+        """host-local's address allocations and the CNI results of running pods."""
+        return self.state_directory / "cni"
+
+    def pod_network_namespace(self, pod_uid: str) -> str:
+        """The network namespace of one pod: the cluster's name and 12 hex of the pod's uid."""
+        return f"{self.network_namespace}-{pod_uid.replace('-', '')[:12]}"
 
     @property
     def kubeconfig(self) -> Path:

@@ -1,8 +1,8 @@
 """`cluster up`, `cluster down`, `cluster status` and running commands inside the cluster.
 
-A cluster lives from `up` to `down`: `up` builds what is missing, makes the network
-namespace and starts the supervisor in it (detached, so the cluster outlives the command);
-`down` stops the supervisor, which stops every component, then removes the namespace and
+A cluster lives from `up` to `down`: `up` builds what is missing, makes the cluster's network
+namespace and starts the supervisor in it (whose node agent makes one more per pod) (detached, so the cluster outlives the command);
+`down` stops the supervisor, which stops every component, then removes the namespaces and
 the state directory (including the Pulumi state of stacks deployed into it, which would
 describe objects that no longer exist). An `up` that finds a dead cluster's leftovers
 clears them first.
@@ -22,6 +22,7 @@ from typing import Callable, Optional
 
 from gatestack.cluster import netns
 from gatestack.cluster.layout import ClusterLayout
+from gatestack.cluster.pod_network import remove_all_pod_namespaces
 from gatestack.cluster.processes import log_tail, pid_is_alive
 from gatestack.cluster.supervisor import binaries_file, controller_stop_request_file, status_file
 
@@ -67,6 +68,8 @@ def require_running(layout: ClusterLayout) -> ClusterInfo:
 
 
 def _clear(layout: ClusterLayout) -> None:
+    # Pods' namespaces first (the node agent removes them on a clean stop; this is for a crash).
+    remove_all_pod_namespaces(layout)
     netns.delete(layout.network_namespace)
     if layout.state_directory.exists():
         shutil.rmtree(layout.state_directory)

@@ -1,18 +1,27 @@
-"""The cluster's network namespace: made by the project, only `lo` up, removed on `cluster down`.
+"""Network namespaces made by the project: the cluster's, and one per pod; removed on `cluster down`.
 
 Envoy Gateway's controller listens on every address, kwok hands pods 10.x addresses and the
 proxies must reach backends at those pod addresses. All of that happens inside a named
-network namespace (`ip netns add`), whose only interface is its own loopback: a packet to a
-pod or load-balancer address goes to `lo` of that namespace, and a packet to anything else
-has no route at all. Commands enter it with `nsenter --net=/run/netns/<name>`.
+network namespace (`ip netns add`) whose interfaces are its own loopback and the pods' bridge
+(made by the CNI bridge plugin, `pod_network.py`): a packet to a load-balancer address goes to
+`lo` of that namespace, one to a pod address over the bridge into the pod's own namespace, and
+a packet to anything else has no route at all. Commands enter a namespace with
+`nsenter --net=/run/netns/<name>`; a thread of this process enters one with `setns`
+(`call_inside`), so a server of the node agent can listen inside a pod's namespace.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
+from typing import Callable, TypeVar
+
+CLONE_NEWNET = 0x40000000
+Result = TypeVar("Result")
 
 
 class NetworkNamespaceError(RuntimeError):
@@ -59,6 +68,47 @@ def delete(name: str) -> None:
     """Remove namespace `name` if it exists."""
     if exists(name):
         _run(["ip", "netns", "delete", name])
+
+
+def names_with_prefix(prefix: str) -> list[str]:
+    """The named namespaces whose name starts with `prefix` (a cluster's pods: `<cluster>-`)."""
+    directory = Path("/run/netns")
+    return sorted(path.name for path in directory.iterdir() if path.name.startswith(prefix)) if directory.is_dir() else []
+
+
+def create_empty(name: str) -> None:
+    """Make namespace `name` with nothing in it (its `lo` down, as a runtime's sandbox starts)."""
+    require_tools()
+    if not exists(name):
+        _run(["ip", "netns", "add", name])
+
+
+def call_inside(name: str, function: Callable[[], Result]) -> Result:
+    """Run `function` on a thread of this process that has entered namespace `name` (setns
+    applies to the calling thread only); sockets it makes belong to that namespace for good.
+    Threads it starts begin inside the namespace too. Returns its result or raises its error."""
+    outcome: dict[str, object] = {}
+
+    def enter_and_call() -> None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            descriptor = os.open(Path("/run/netns") / name, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                if libc.setns(descriptor, CLONE_NEWNET) != 0:
+                    error = ctypes.get_errno()
+                    raise NetworkNamespaceError(f"could not enter network namespace {name}: {os.strerror(error)}")
+            finally:
+                os.close(descriptor)
+            outcome["result"] = function()
+        except BaseException as error:  # handed to the caller's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=enter_and_call, name=f"enter-{name}", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["result"]  # type: ignore[return-value]
 
 
 def command_inside(name: str, command: list[str]) -> list[str]:

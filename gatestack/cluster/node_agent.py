@@ -1,85 +1,76 @@
-"""The node agent: what the kubelet would run for the pods kwok reports Running.
+"""The node agent: what the kubelet would do for the pods kwok schedules onto the node.
 
-kwok fakes pod status (Running, Ready, an address) but runs nothing. For each pod on the
-node with an address this agent puts that address on the namespace's `lo` and runs, by the
-pod's kind (`pod_kind`, from labels the stack's components and Envoy Gateway set):
+kwok makes a pod Running with an address (and, with the cluster's own pod-start Stage, not
+Ready) but runs nothing. For each such pod this agent, as a kubelet with a container runtime:
 
-- an Envoy Gateway proxy pod (`app.kubernetes.io/managed-by: envoy-gateway`, component
-  `proxy`) -> a real Envoy configured by the controller (`proxy_pod.py`);
-- an InferencePool's Endpoint Picker pod (the chart's `inference.networking.k8s.io/igw-mode`
-  label, container `epp`) -> the real upstream `epp` binary with the pod's own arguments and
-  ServiceAccount, reached at its pod address (`endpoint_picker_pod.py`);
-- a model-server pod (`app.kubernetes.io/component: model-server`, the `ModelServer`
-  component's) -> a vLLM stand-in on `<pod IP>:<port>` per TCP port (`model_server.py`);
-- any other pod with TCP container ports -> an echo server on `<pod IP>:<port>` answering
-  as the seed's echo-basic image does (its POD_NAME / NAMESPACE from the downward API).
+1. makes the pod's network namespace and joins it to the cluster's bridge through the CNI
+   plugins, at the pod IP kwok wrote (`pod_network.py`);
+2. starts each container inside that namespace, by the pod's kind (`pod_kind`, from labels the
+   stack's components and Envoy Gateway set), binding the ports its spec declares:
+   - an Envoy Gateway proxy pod -> a real Envoy configured by the controller (`proxy_pod.py`)
+     and the real `envoy-gateway envoy shutdown-manager` for its `shutdown-manager` container;
+   - an InferencePool's Endpoint Picker pod -> the real upstream `epp` binary with the pod's
+     own arguments and ServiceAccount (`endpoint_picker_pod.py`);
+   - a model-server pod -> a vLLM stand-in per TCP port (`model_server.py`);
+   - any other pod -> an echo server per TCP port, answering as the seed's echo-basic image does.
+   Stand-ins are servers of this process whose listening sockets are made inside the pod's
+   namespace (`netns.call_inside`), so the echo servers of one Deployment still share what the
+   verify checks rely on (failure and health-failure instructions, marks);
+3. runs each container's startup, readiness and liveness probes against the pod's address
+   (`probes.py`) and writes the pod's status as the kubelet does: a container is ready when
+   it runs, has started (it listens on its declared ports) and its probes passed; the pod is
+   Ready when all its containers are. A container that fails to start or exits is restarted
+   with a doubling back-off (`BACK_OFF_*`) and reported `CrashLoopBackOff` with the reason; a
+   failed liveness or startup probe restarts it.
 
-A pod that goes away has its processes stopped and its address removed; an Envoy or EPP that
-exits is restarted after `RESTART_BACKOFF_SECONDS` (restartPolicy Always), unless the EPP's
-pool is asked to stay stopped (`endpoint_picker_stop_request`, for the failure-mode checks).
+A pod that goes away has its containers stopped and its namespace removed (CNI DEL). The EPP
+of a pool can be held stopped on request (`endpoint_picker_stop_request`, for the failure-mode
+checks), as if its container had crashed.
+
+The deliberate fault: an image from a `.invalid` registry (RFC 6761: such a name never
+resolves) cannot be run; its container fails to start with that sentence, so a stack can show
+what a backend that never starts looks like.
 """
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import shutil
+import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
-from gatestack.cluster import netns
-from gatestack.cluster.kubernetes_api import ClusterApi
-from gatestack.cluster.layout import NODE_NAME, ClusterLayout
-from gatestack.cluster import endpoint_picker_pod
+from gatestack.cluster import endpoint_picker_pod, netns
 from gatestack.cluster.endpoint_picker_pod import (
-    EndpointPickerPlan,
+    API_SERVER_URL_FOR_PODS,
     endpoint_picker_process,
     is_endpoint_picker_pod,
     plan_endpoint_picker_pod,
     pool_of_pod,
     service_account_kubeconfig,
 )
-from gatestack.cluster.load_balancer import ForwardedPort, Forwarder
+from gatestack.cluster.kubernetes_api import ClusterApi
+from gatestack.cluster.layout import NODE_NAME, ClusterLayout
 from gatestack.cluster.model_server import ModelServerIdentity, ModelServerStandIn, served_model
 from gatestack.cluster.pki import ClusterPki
-from gatestack.cluster.processes import ManagedProcess
-from gatestack.cluster.proxy_pod import is_proxy_pod, plan_proxy_pod, proxy_process
+from gatestack.cluster.pod_network import PodNetwork, PodSandbox
+from gatestack.cluster.probes import ContainerProber
+from gatestack.cluster.processes import ManagedProcess, log_tail
+from gatestack.cluster.proxy_pod import ENVOY_CONTAINER, is_proxy_pod, plan_proxy_pod, proxy_process
 from gatestack.echo_server import EchoContext, EchoServer, container_environment
-from gateway_config.inference_manifests import MODEL_SERVER_COMPONENT, MODEL_SERVER_COMPONENT_LABEL
+from gateway_config.inference_manifests import EPP_CONTAINER, MODEL_SERVER_COMPONENT, MODEL_SERVER_COMPONENT_LABEL
 
-RESTART_BACKOFF_SECONDS = 2.0
+SHUTDOWN_MANAGER_CONTAINER = "shutdown-manager"
+# Restart back-off: the kubelet's doubling, from 2 s up to 60 s (the kubelet: 10 s to 5 min).
+BACK_OFF_FIRST_SECONDS = 2.0
+BACK_OFF_LIMIT_SECONDS = 60.0
+UNRUNNABLE_REGISTRY_SUFFIX = ".invalid"
 log = logging.getLogger("gatestack.cluster.node_agent")
-
-
-@dataclass
-class RunningPod:
-    """The processes and servers run for one pod."""
-
-    uid: str
-    ip: str
-    name: str
-    kind: str = "echo"
-    envoy: Optional[ManagedProcess] = None
-    envoy_started_at: float = 0.0
-    echo_servers: list[EchoServer] = field(default_factory=list)
-    model_servers: list[ModelServerStandIn] = field(default_factory=list)
-    epp: Optional[ManagedProcess] = None
-    epp_plan: Optional[EndpointPickerPlan] = None
-    epp_started_at: float = 0.0
-    pool: str = ""
-    ready: bool = False
-    forwards: list[ForwardedPort] = field(default_factory=list)
-
-    def stop(self) -> None:
-        if self.envoy is not None:
-            self.envoy.stop()
-        if self.epp is not None:
-            self.epp.stop()
-        EchoServer.stop_all(self.echo_servers)
-        for stand_in in self.model_servers:
-            stand_in.stop()
 
 
 def pod_kind(pod: dict) -> str:
@@ -111,140 +102,446 @@ def echo_context_for_pod(pod: dict, container: dict) -> EchoContext:
     )
 
 
+def declared_tcp_ports(container: dict) -> list[int]:
+    return [int(port["containerPort"]) for port in container.get("ports") or [] if port.get("protocol", "TCP") == "TCP"]
+
+
+def unrunnable_image_reason(image: str) -> Optional[str]:
+    """Why this node cannot run `image` (the deliberate fault), or None."""
+    registry = image.split("/", 1)[0] if "/" in image else ""
+    if registry.split(":", 1)[0].endswith(UNRUNNABLE_REGISTRY_SUFFIX):
+        return (
+            f"image {image} cannot be run: its registry {registry} is a reserved .invalid name (RFC 6761) "
+            "that never resolves, so no stand-in starts for it"
+        )
+    return None
+
+
+def now_rfc3339() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ContainerStartError(RuntimeError):
+    """A container could not start; the message is the reason the pod's status shows."""
+
+
+class ContainerRuntime:
+    """What runs for one container: started, checked and stopped by the node agent."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def alive(self) -> bool:
+        raise NotImplementedError
+
+    def exit_reason(self) -> str:
+        return "the container exited"
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+
+class ProcessRuntime(ContainerRuntime):
+    """A real program (Envoy, the EPP, the shutdown manager), made anew by `make` for each run."""
+
+    def __init__(self, make: Callable[[], ManagedProcess]):
+        self.make = make
+        self.process: Optional[ManagedProcess] = None
+
+    def start(self) -> None:
+        self.process = self.make().start()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.running
+
+    def exit_reason(self) -> str:
+        if self.process is None or self.process.process is None:
+            return "the container did not start"
+        return f"exited with code {self.process.process.returncode}: {log_tail(self.process.log_path, 5)}"
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+
+class StandInRuntime(ContainerRuntime):
+    """Servers of this process listening inside the pod's namespace (echo or model server)."""
+
+    def __init__(self, network_namespace: str, start_servers: Callable[[], list]):
+        self.network_namespace = network_namespace
+        self.start_servers = start_servers
+        self.servers: list = []
+        self.started = False
+
+    def start(self) -> None:
+        try:
+            self.servers = netns.call_inside(self.network_namespace, self.start_servers)
+        except OSError as error:
+            raise ContainerStartError(f"the stand-in could not listen: {error}") from None
+        self.started = True
+
+    def alive(self) -> bool:
+        return self.started
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+        self.servers = []
+        self.started = False
+
+
+class FaultRuntime(ContainerRuntime):
+    """A container that cannot start, for the reason given."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def start(self) -> None:
+        raise ContainerStartError(self.reason)
+
+    def alive(self) -> bool:
+        return False
+
+    def stop(self) -> None:
+        pass
+
+
+@dataclass
+class ContainerRun:
+    """One container of a running pod: its runtime, probes, restarts and what its status says."""
+
+    spec: dict
+    runtime: ContainerRuntime
+    prober: ContainerProber
+    pod_ip: str
+    running: bool = False
+    listening: bool = False
+    started_at: str = ""
+    restart_count: int = 0
+    failures_in_a_row: int = 0
+    next_start: float = 0.0
+    waiting_reason: str = "ContainerCreating"
+    waiting_message: str = ""
+    last_terminated: Optional[dict] = None
+    restart_request: Optional[str] = None
+    held: bool = False  # kept stopped on request (an EPP's failure mode)
+
+    @property
+    def name(self) -> str:
+        return self.spec["name"]
+
+    def request_restart(self, reason: str) -> None:
+        self.restart_request = reason
+
+    @property
+    def has_probes(self) -> bool:
+        return any(self.spec.get(f"{kind}Probe") for kind in ("startup", "readiness", "liveness"))
+
+    def ready(self) -> bool:
+        """Running and its probes passed; a container without probes: listening on its ports."""
+        return self.running and self.listening and self.prober.ready()
+
+    def _record_termination(self, reason: str, message: str, exit_code: int) -> None:
+        self.last_terminated = {
+            "exitCode": exit_code, "reason": reason, "message": message[-1000:],
+            "startedAt": self.started_at or now_rfc3339(), "finishedAt": now_rfc3339(),
+        }
+
+    def _back_off(self, message: str) -> None:
+        delay = min(BACK_OFF_LIMIT_SECONDS, BACK_OFF_FIRST_SECONDS * 2 ** self.failures_in_a_row)
+        self.failures_in_a_row += 1
+        self.next_start = time.monotonic() + delay
+        self.waiting_reason = "CrashLoopBackOff"
+        self.waiting_message = f"back-off {delay:.0f}s restarting failed container={self.name}: {message}"[-1000:]
+
+    def try_start(self) -> None:
+        try:
+            self.runtime.start()
+        except Exception as error:
+            if self.started_at or self.restart_count or self.last_terminated:
+                self.restart_count += 1
+            self._record_termination("StartError", str(error), 128)
+            self._back_off(str(error))
+            return
+        self.running, self.listening = True, False
+        self.started_at = now_rfc3339()
+        self.waiting_reason = self.waiting_message = ""
+        self.prober.reset()
+
+    def stop(self, reason: str, message: str, exit_code: int = 137) -> None:
+        self.runtime.stop()
+        if self.running:
+            self._record_termination(reason, message, exit_code)
+        self.running = self.listening = False
+
+    def keep(self) -> None:
+        """One round: start, notice an exit, restart on a failed probe, check the ports."""
+        if self.held:
+            if self.running:
+                self.stop("Completed", "stopped on request", 0)
+            self.waiting_reason, self.waiting_message = "CrashLoopBackOff", "stopped on request (a failure-mode check)"
+            return
+        if self.running and not self.runtime.alive():
+            message = self.runtime.exit_reason()
+            self.runtime.stop()
+            self.running = self.listening = False
+            self.restart_count += 1
+            self._record_termination("Error", message, 1)
+            self._back_off(message)
+        if self.running and self.restart_request is not None:
+            reason, self.restart_request = self.restart_request, None
+            self.stop("Error", reason)
+            self.restart_count += 1
+            self._back_off(reason)
+            self.next_start = time.monotonic()  # a probe failure restarts at once, as the kubelet does
+        self.restart_request = None
+        if not self.running and time.monotonic() >= self.next_start:
+            self.try_start()
+        if self.running and not self.listening:
+            # With probes, they alone decide; without, it has started once it listens.
+            self.listening = self.has_probes or all(_accepts(self.pod_ip, port) for port in declared_tcp_ports(self.spec))
+            if self.listening:
+                self.failures_in_a_row = 0
+
+    def status(self) -> dict:
+        """The container's entry of `status.containerStatuses`, as the kubelet writes it."""
+        entry: dict = {
+            "name": self.name, "image": self.spec.get("image", ""), "imageID": "", "restartCount": self.restart_count,
+            "ready": self.ready(), "started": self.running and self.listening and self.prober.started(),
+        }
+        if self.running:
+            entry["state"] = {"running": {"startedAt": self.started_at}}
+        else:
+            waiting = {"reason": self.waiting_reason or "ContainerCreating"}
+            if self.waiting_message:
+                waiting["message"] = self.waiting_message
+            entry["state"] = {"waiting": waiting}
+        if self.last_terminated is not None:
+            entry["lastState"] = {"terminated": self.last_terminated}
+        return entry
+
+
+def _accepts(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=0.3):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass
+class RunningPod:
+    """One pod on the node: its network and its containers."""
+
+    uid: str
+    ip: str
+    name: str
+    sandbox: PodSandbox
+    kind: str = "echo"
+    pool: str = ""
+    containers: list[ContainerRun] = field(default_factory=list)
+    reported: Optional[tuple] = None
+
+    def stop(self) -> None:
+        for container in self.containers:
+            container.prober.stop()
+            container.stop("Completed", "the pod was deleted", 0)
+
+    def ready(self) -> bool:
+        return all(container.ready() for container in self.containers)
+
+    def container(self, name: str) -> Optional[ContainerRun]:
+        return next((item for item in self.containers if item.name == name), None)
+
+    @property
+    def model_servers(self) -> list[ModelServerStandIn]:
+        return [server for item in self.containers if isinstance(item.runtime, StandInRuntime)
+                for server in item.runtime.servers if isinstance(server, ModelServerStandIn)]
+
+
 class NodeAgent:
-    """Keeps the running processes equal to the node's pods; call `sync` repeatedly."""
+    """Keeps the running pods equal to the node's pods; call `sync` repeatedly."""
 
     def __init__(
-        self, api: ClusterApi, layout: ClusterLayout, envoy_binary: Path, pod_bind_library: Path, epp_binary: Optional[Path] = None
+        self,
+        api: ClusterApi,
+        layout: ClusterLayout,
+        envoy_binary: Path,
+        cni_plugin_directory: Path,
+        epp_binary: Optional[Path] = None,
+        envoy_gateway_binary: Optional[Path] = None,
     ):
         self.api = api
         self.layout = layout
         self.envoy_binary = envoy_binary
-        self.pod_bind_library = pod_bind_library
         self.epp_binary = epp_binary
+        self.envoy_gateway_binary = envoy_gateway_binary
+        self.network = PodNetwork(layout, cni_plugin_directory)
         self.running: dict[str, RunningPod] = {}
-        self.forwarder: Optional[Forwarder] = None  # pod ports of EPPs -> where they listen
+        self.failed_pods: dict[str, str] = {}  # uid -> why its sandbox could not be made (logged once)
+        self.lock = threading.Lock()
 
     def _read_object(self, kind: str, namespace: str, name: str) -> dict:
         return self.api.config_map(namespace, name) if kind == "ConfigMap" else self.api.secret(namespace, name)
 
     def _pod_directory(self, pod: dict) -> Path:
         metadata = pod["metadata"]
-        return self.layout.pods_directory / f"{metadata['namespace']}_{metadata['name']}"
-
-    def _start_envoy(self, pod: dict, running: RunningPod) -> None:
-        directory = self._pod_directory(pod)
+        directory = self.layout.pods_directory / f"{metadata['namespace']}_{metadata['name']}"
         directory.mkdir(parents=True, exist_ok=True)
-        plan = plan_proxy_pod(
-            pod,
-            self.envoy_binary,
-            self.pod_bind_library,
-            directory,
-            self._read_object,
-            {"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-        )
-        running.envoy = proxy_process(pod, plan, directory / "envoy.log").start()
-        running.envoy_started_at = time.monotonic()
-        log.info("started %s at %s (admin port %d)", running.envoy.name, running.ip, plan.admin_port)
+        return directory
 
-    def _start_endpoint_picker(self, pod: dict, running: RunningPod) -> None:
-        if self.epp_binary is None:
-            raise RuntimeError("no epp binary was given to the node agent")
-        metadata = pod["metadata"]
-        directory = self._pod_directory(pod)
-        directory.mkdir(parents=True, exist_ok=True)
-        token = self.api.service_account_token(metadata["namespace"], pod["spec"]["serviceAccountName"], endpoint_picker_pod.TOKEN_SECONDS)
-        kubeconfig = directory / "kubeconfig"
-        ca_pem = ClusterPki(self.layout.pki_directory).ca_certificate.read_bytes()
-        kubeconfig.write_text(service_account_kubeconfig(self.layout.api_server_url, ca_pem, token))
-        kubeconfig.chmod(0o600)
-        plan = plan_endpoint_picker_pod(
-            pod, self.epp_binary, directory, self._read_object, kubeconfig, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-        )
-        if self.forwarder is None:
-            self.forwarder = Forwarder()
-        for forwarded in running.forwards:
-            self.forwarder.close(forwarded)
-        running.forwards = []
-        for pod_port, local_port in plan.forwards.items():
-            forwarded = ForwardedPort(running.ip, pod_port, [("127.0.0.1", local_port)])
-            self.forwarder.listen(forwarded)
-            running.forwards.append(forwarded)
-        running.epp_plan = plan
-        running.ready = False
-        running.epp = endpoint_picker_process(pod, plan, directory / "epp.log").start()
-        running.epp_started_at = time.monotonic()
-        log.info("started %s at %s (ports %s)", running.epp.name, running.ip, plan.forwards)
+    def _base_environment(self) -> dict[str, str]:
+        return {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 
-    def _start_model_servers(self, pod: dict, running: RunningPod) -> None:
-        metadata = pod["metadata"]
-        for container in pod["spec"]["containers"]:
-            for port in container.get("ports") or []:
-                if port.get("protocol", "TCP") != "TCP":
-                    continue
-                identity = ModelServerIdentity(
-                    pod=metadata["name"], namespace=metadata["namespace"], address=running.ip, port=port["containerPort"],
-                    model=served_model(container), labels=dict(metadata.get("labels") or {}),
-                )
-                running.model_servers.append(ModelServerStandIn(identity).start())
-                log.info("model server stand-in for pod %s on %s:%d (%s)", running.name, running.ip, identity.port, identity.model)
+    # --- what runs for each kind of container -------------------------------------------
 
-    def _endpoint_picker_stopped(self, pod: dict) -> bool:
-        return endpoint_picker_stop_request(self.layout, pod["metadata"]["namespace"], pool_of_pod(pod)).exists()
+    def _envoy(self, pod: dict, sandbox: PodSandbox) -> ContainerRuntime:
+        def make() -> ManagedProcess:
+            directory = self._pod_directory(pod)
+            plan = plan_proxy_pod(pod, self.envoy_binary, directory, self._read_object, self._base_environment())
+            return proxy_process(pod, plan, directory / "envoy.log", sandbox.namespace)
 
-    def _keep_endpoint_picker(self, pod: dict, running: RunningPod) -> None:
-        """Start, stop (on request) and restart the EPP; its readiness is its readinessProbe's."""
-        assert running.epp is not None and running.epp_plan is not None
-        if self._endpoint_picker_stopped(pod):
-            if running.epp.running:
-                running.epp.stop()
-                log.info("stopped %s on request", running.epp.name)
-            running.ready = False
-            return
-        if not running.epp.running:
-            running.ready = False
-            if time.monotonic() - running.epp_started_at >= RESTART_BACKOFF_SECONDS:
-                if running.epp.process is not None and running.epp.process.returncode not in (None, 0, -15):
-                    log.warning("%s", running.epp.failure())
-                self._start_endpoint_picker(pod, running)
-            return
-        running.ready = endpoint_picker_pod.is_serving(running.epp_plan.health_port, running.epp_plan.health_service, timeout=0.5)
+        return ProcessRuntime(make)
 
-    def _report_readiness(self, pod: dict, running: RunningPod) -> None:
-        """The EPP pod's Ready condition follows its readinessProbe, as the kubelet's would (so
-        its Service endpoint goes unready when it stops, which a FailOpen pool relies on)."""
-        conditions = {item.get("type"): item.get("status") for item in pod.get("status", {}).get("conditions") or []}
-        if conditions.get("Ready") != ("True" if running.ready else "False"):
+    def _shutdown_manager(self, pod: dict, container: dict, sandbox: PodSandbox) -> ContainerRuntime:
+        if self.envoy_gateway_binary is None:
+            return FaultRuntime("no envoy-gateway binary was given to the node agent for the shutdown-manager container")
+        binary = self.envoy_gateway_binary
+
+        def make() -> ManagedProcess:
+            directory = self._pod_directory(pod)
             metadata = pod["metadata"]
-            self.api.set_pod_ready(metadata["namespace"], metadata["name"], running.ready)
-            log.info("pod %s is %s", running.name, "ready" if running.ready else "not ready")
+            command = [str(binary), *(container.get("args") or [])]
+            return ManagedProcess(
+                f"shutdown-manager {metadata['namespace']}/{metadata['name']}",
+                netns.command_inside(sandbox.namespace, command),
+                directory / "shutdown-manager.log",
+                environment=self._base_environment(),
+                working_directory=directory,
+            )
+
+        return ProcessRuntime(make)
+
+    def _endpoint_picker(self, pod: dict, sandbox: PodSandbox) -> ContainerRuntime:
+        if self.epp_binary is None:
+            return FaultRuntime("no epp binary was given to the node agent")
+        epp_binary = self.epp_binary
+
+        def make() -> ManagedProcess:
+            metadata = pod["metadata"]
+            directory = self._pod_directory(pod)
+            token = self.api.service_account_token(metadata["namespace"], pod["spec"]["serviceAccountName"], endpoint_picker_pod.TOKEN_SECONDS)
+            kubeconfig = directory / "kubeconfig"
+            ca_pem = ClusterPki(self.layout.pki_directory).ca_certificate.read_bytes()
+            kubeconfig.write_text(service_account_kubeconfig(API_SERVER_URL_FOR_PODS, ca_pem, token))
+            kubeconfig.chmod(0o600)
+            plan = plan_endpoint_picker_pod(pod, epp_binary, directory, self._read_object, kubeconfig, self._base_environment())
+            return endpoint_picker_process(pod, plan, directory / "epp.log", sandbox.namespace)
+
+        return ProcessRuntime(make)
+
+    def _model_servers(self, pod: dict, container: dict, sandbox: PodSandbox) -> ContainerRuntime:
+        metadata = pod["metadata"]
+
+        def start() -> list:
+            servers = []
+            try:
+                for port in declared_tcp_ports(container):
+                    identity = ModelServerIdentity(
+                        pod=metadata["name"], namespace=metadata["namespace"], address=sandbox.address, port=port,
+                        model=served_model(container), labels=dict(metadata.get("labels") or {}),
+                    )
+                    servers.append(ModelServerStandIn(identity).start())
+            except BaseException:
+                for server in servers:
+                    server.stop()
+                raise
+            return servers
+
+        return StandInRuntime(sandbox.namespace, start)
+
+    def _echo_servers(self, pod: dict, container: dict, sandbox: PodSandbox) -> ContainerRuntime:
+        context = echo_context_for_pod(pod, container)
+
+        def start() -> list:
+            servers = []
+            try:
+                for port in declared_tcp_ports(container):
+                    servers.append(EchoServer(sandbox.address, port, context, allow_cluster_address=True).start())
+            except BaseException:
+                EchoServer.stop_all(servers)
+                raise
+            return servers
+
+        return StandInRuntime(sandbox.namespace, start)
+
+    def _runtime(self, pod: dict, kind: str, container: dict, sandbox: PodSandbox) -> ContainerRuntime:
+        fault = unrunnable_image_reason(container.get("image", ""))
+        if fault is not None:
+            return FaultRuntime(fault)
+        if kind == "proxy":
+            if container["name"] == ENVOY_CONTAINER:
+                return self._envoy(pod, sandbox)
+            if container["name"] == SHUTDOWN_MANAGER_CONTAINER:
+                return self._shutdown_manager(pod, container, sandbox)
+        if kind == "endpoint-picker" and container["name"] == EPP_CONTAINER:
+            return self._endpoint_picker(pod, sandbox)
+        if kind == "model-server":
+            return self._model_servers(pod, container, sandbox)
+        return self._echo_servers(pod, container, sandbox)
+
+    # --- pods ---------------------------------------------------------------------------
 
     def _start(self, pod: dict) -> RunningPod:
         metadata = pod["metadata"]
-        running = RunningPod(
-            uid=metadata["uid"], ip=pod["status"]["podIP"], name=f"{metadata['namespace']}/{metadata['name']}", kind=pod_kind(pod)
-        )
-        netns.add_loopback_address(running.ip)
-        if running.kind == "proxy":
-            self._start_envoy(pod, running)
-            return running
+        ip = pod["status"]["podIP"]
+        sandbox = self.network.add(metadata["uid"], ip)
+        running = RunningPod(uid=metadata["uid"], ip=ip, name=f"{metadata['namespace']}/{metadata['name']}", sandbox=sandbox, kind=pod_kind(pod))
         if running.kind == "endpoint-picker":
             running.pool = f"{metadata['namespace']}/{pool_of_pod(pod)}"
-            self._start_endpoint_picker(pod, running)
-            return running
-        if running.kind == "model-server":
-            self._start_model_servers(pod, running)
-            return running
         for container in pod["spec"]["containers"]:
-            for port in container.get("ports") or []:
-                if port.get("protocol", "TCP") != "TCP":
-                    continue
-                server = EchoServer(
-                    running.ip, port["containerPort"], echo_context_for_pod(pod, container), allow_cluster_address=True
-                ).start()
-                running.echo_servers.append(server)
-                log.info("echo server for pod %s on %s:%d", running.name, running.ip, port["containerPort"])
+            run = ContainerRun(container, self._runtime(pod, running.kind, container, sandbox), None, ip)  # type: ignore[arg-type]
+            run.prober = ContainerProber(container, ip, sandbox.namespace, run.request_restart)
+            running.containers.append(run)
+        for run in running.containers:
+            run.prober.start()
+        log.info("pod %s: network namespace %s at %s (%s)", running.name, sandbox.namespace, ip, running.kind)
         return running
+
+    def _endpoint_picker_held(self, pod: dict) -> bool:
+        return endpoint_picker_stop_request(self.layout, pod["metadata"]["namespace"], pool_of_pod(pod)).exists()
+
+    def _keep(self, pod: dict, running: RunningPod) -> None:
+        for run in running.containers:
+            was_running = run.running
+            run.held = running.kind == "endpoint-picker" and run.name == EPP_CONTAINER and self._endpoint_picker_held(pod)
+            run.keep()
+            if run.running and not was_running:
+                log.info("pod %s: container %s started", running.name, run.name)
+            elif was_running and not run.running:
+                log.warning("pod %s: container %s stopped: %s", running.name, run.name, run.waiting_message or "on request")
+
+    def _report(self, pod: dict, running: RunningPod) -> None:
+        """Write the pod's Ready/ContainersReady conditions and container statuses when they change."""
+        statuses = [run.status() for run in running.containers]
+        ready = running.ready()
+        summary = (ready, tuple((item["name"], item["ready"], item["restartCount"], str(item["state"])) for item in statuses))
+        if summary == running.reported:
+            return
+        not_ready = [run.name for run in running.containers if not run.ready()]
+        conditions = [
+            {"type": kind, "status": "True" if ready else "False", "lastTransitionTime": now_rfc3339(),
+             **({} if ready else {"reason": "ContainersNotReady", "message": f"containers with unready status: [{' '.join(not_ready)}]"})}
+            for kind in ("Ready", "ContainersReady")
+        ]
+        metadata = pod["metadata"]
+        self.api.set_pod_status(metadata["namespace"], metadata["name"], conditions, statuses)
+        if running.reported is None or running.reported[0] != ready:
+            log.info("pod %s is %s", running.name, "ready" if ready else f"not ready ({', '.join(not_ready)})")
+        for run in running.containers:
+            if run.waiting_reason == "CrashLoopBackOff" and run.waiting_message:
+                log.warning("pod %s: container %s: %s", running.name, run.name, run.waiting_message)
+        running.reported = summary
 
     def sync(self) -> None:
         pods = [
@@ -256,58 +553,69 @@ class NodeAgent:
             and pod.get("status", {}).get("phase") == "Running"
         ]
         wanted = {pod["metadata"]["uid"]: pod for pod in pods}
-        for uid in [uid for uid in self.running if uid not in wanted]:
-            self._forget(uid)
-        for uid, pod in wanted.items():
-            running = self.running.get(uid)
-            if running is None:
+        with self.lock:
+            for uid in [uid for uid in self.running if uid not in wanted]:
+                self._forget(uid)
+            for uid, pod in wanted.items():
+                running = self.running.get(uid)
+                if running is None:
+                    try:
+                        running = self.running[uid] = self._start(pod)
+                        self.failed_pods.pop(uid, None)
+                    except Exception as error:  # one broken pod must not stop the node
+                        if self.failed_pods.get(uid) != str(error):
+                            log.error("pod %s/%s: no sandbox: %s", pod["metadata"]["namespace"], pod["metadata"]["name"], error)
+                            self.failed_pods[uid] = str(error)
+                        continue
+                self._keep(pod, running)
                 try:
-                    self.running[uid] = self._start(pod)
-                except Exception as error:  # one broken pod must not stop the node
-                    log.error("pod %s/%s could not start: %s", pod["metadata"]["namespace"], pod["metadata"]["name"], error)
-                continue
-            if running.envoy is not None and not running.envoy.running:
-                if time.monotonic() - running.envoy_started_at >= RESTART_BACKOFF_SECONDS:
-                    log.warning("%s", running.envoy.failure())
-                    self._start_envoy(pod, running)
-            if running.epp is not None:
-                self._keep_endpoint_picker(pod, running)
-                self._report_readiness(pod, running)
+                    self._report(pod, running)
+                except Exception as error:  # the API server may be busy: the next round reports
+                    log.warning("pod %s: status not written: %s", running.name, error)
 
     def _forget(self, uid: str) -> None:
         running = self.running.pop(uid)
         running.stop()
-        for forwarded in running.forwards:
-            if self.forwarder is not None:
-                self.forwarder.close(forwarded)
-        if all(other.ip != running.ip for other in self.running.values()):
-            netns.remove_loopback_address(running.ip)
-        log.info("stopped pod %s", running.name)
+        try:
+            self.network.remove(uid)
+        except Exception as error:
+            log.warning("pod %s: network not fully removed: %s", running.name, error)
+        log.info("stopped pod %s and removed namespace %s", running.name, running.sandbox.namespace)
 
     def stop(self) -> None:
-        for uid in list(self.running):
-            self._forget(uid)
-        if self.forwarder is not None:
-            self.forwarder.shutdown()
-            self.forwarder = None
+        with self.lock:
+            for uid in list(self.running):
+                self._forget(uid)
 
     def proxy_pods(self) -> list[RunningPod]:
-        return [running for running in self.running.values() if running.envoy is not None]
+        return [running for running in self.running.values() if running.kind == "proxy"]
 
     def inference_status(self) -> dict[str, dict]:
         """For `cluster status` and the failure-mode checks: EPP pods (their pool, whether the
-        process runs and its health service answers SERVING) and model-server stand-ins."""
-        pickers = {
-            running.name: {"pool": running.pool, "ip": running.ip, "running": running.epp.running, "ready": running.ready}
-            for running in self.running.values()
-            if running.epp is not None
-        }
+        process runs and the pod is ready) and model-server stand-ins."""
+        pickers = {}
+        for running in self.running.values():
+            epp = running.container(EPP_CONTAINER) if running.kind == "endpoint-picker" else None
+            if epp is not None:
+                pickers[running.name] = {"pool": running.pool, "ip": running.ip, "running": epp.running, "ready": running.ready()}
         servers = {
             running.name: [f"{stand_in.identity.address}:{stand_in.identity.port}" for stand_in in running.model_servers]
             for running in self.running.values()
             if running.model_servers
         }
         return {"endpointPickers": pickers, "modelServers": servers}
+
+    def pod_status(self) -> dict[str, dict]:
+        """For `cluster status`: each pod's namespace, address, readiness and containers."""
+        return {
+            running.name: {
+                "networkNamespace": running.sandbox.namespace, "ip": running.ip, "ready": running.ready(),
+                "containers": {run.name: {"ready": run.ready(), "restarts": run.restart_count,
+                                          "waiting": run.waiting_reason, "message": run.waiting_message or run.prober.why_not_ready()}
+                               for run in running.containers},
+            }
+            for running in self.running.values()
+        }
 
     @staticmethod
     def clear_pod_folders(layout: ClusterLayout) -> None:

@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from gatestack.cluster.layout import BRIDGE_ADDRESS
+
 VALIDITY = datetime.timedelta(days=365)
 
 
@@ -126,6 +128,8 @@ def ensure_pki(directory: Path, kubernetes_service_ip: str) -> ClusterPki:
             x509.DNSName("kubernetes.default.svc"),
             x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
             x509.IPAddress(ipaddress.ip_address(kubernetes_service_ip)),
+            # The pods' bridge: where a pod (an Endpoint Picker) reaches the API server.
+            x509.IPAddress(ipaddress.ip_address(BRIDGE_ADDRESS)),
         ],
     )
     pki.serving_certificate.write_bytes(serving.public_bytes(serialization.Encoding.PEM))

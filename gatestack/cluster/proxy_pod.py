@@ -3,18 +3,14 @@
 The controller creates the proxy Deployment; kwok makes its pods Running with an address.
 What a kubelet would then do, this does for the `envoy` container: mount its volumes
 (ConfigMaps and Secrets written to a folder of the pod), resolve `$(VAR)` references in its
-arguments from the container's environment, and run the command. Three things differ from a
-real node and are rewritten in the bootstrap the controller rendered, nothing else:
-
-- the xDS cluster's address (`envoy-gateway.envoy-gateway-system.svc.cluster.local.`) is
-  127.0.0.1, where the out-of-cluster controller serves xDS (there is no cluster DNS);
-- addresses that mean "this pod" (127.0.0.1 of the admin endpoint) become the pod's address,
-  since every pod shares one network namespace here;
-- static listeners on ports the controller holds in that namespace move up by 100.
-
-Listeners the controller sends over xDS bind 0.0.0.0; `pod_bind.c` (LD_PRELOAD) turns that
-into the pod's address. Mount paths in the bootstrap and in the mounted files (the SDS files
-name `/certs/...`) point at the pod's folder.
+arguments from the container's environment, and run the command inside the pod's own network
+namespace, where every address and port is the pod's (listeners on 0.0.0.0, the admin and
+ready listeners on their usual ports, whatever the controller holds in the cluster's
+namespace). One thing differs from a real node and is rewritten in the bootstrap the
+controller rendered: the xDS cluster's address (`envoy-gateway.envoy-gateway-system.svc.
+cluster.local.`) is the pods' bridge address, where the out-of-cluster controller serves xDS
+in the cluster's namespace (there is no cluster DNS). Mount paths in the bootstrap and in the
+mounted files (the SDS files name `/certs/...`) point at the pod's folder.
 """
 
 from __future__ import annotations
@@ -27,14 +23,15 @@ from typing import Any, Callable
 
 import yaml
 
-from gatestack.cluster.envoy_gateway_controller import CONTROLLER_PORTS, XDS_PORT
+from gatestack.cluster.envoy_gateway_controller import XDS_PORT
+from gatestack.cluster.layout import BRIDGE_ADDRESS
+from gatestack.cluster import netns
 from gatestack.cluster.processes import ManagedProcess
 from gatestack.echo_server import container_environment
 
 PROXY_LABELS = {"app.kubernetes.io/managed-by": "envoy-gateway", "app.kubernetes.io/component": "proxy"}
 ENVOY_CONTAINER = "envoy"
 XDS_CLUSTER = "xds_cluster"
-MOVED_PORT_OFFSET = 100
 VARIABLE_REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 
@@ -121,27 +118,16 @@ def _socket_addresses(node: Any) -> list[dict]:
     return found
 
 
-def rewrite_bootstrap(bootstrap: dict, pod_ip: str) -> dict:
-    """The controller's bootstrap, rewritten for a pod that shares the cluster's namespace (see module doc)."""
+def rewrite_bootstrap(bootstrap: dict, controller_address: str = BRIDGE_ADDRESS) -> dict:
+    """The controller's bootstrap with its xDS cluster at `controller_address` (see module doc)."""
     static = bootstrap.get("static_resources", {})
     for cluster in static.get("clusters") or []:
         if cluster.get("name") == XDS_CLUSTER:
             for address in _socket_addresses(cluster):
-                address["address"] = "127.0.0.1"
+                address["address"] = controller_address
                 address["port_value"] = address.get("port_value", XDS_PORT)
             cluster["type"] = "STATIC"
             cluster.pop("dns_lookup_family", None)
-            continue
-        for address in _socket_addresses(cluster):
-            if address.get("address") == "127.0.0.1":
-                address["address"] = pod_ip
-    admin_address = bootstrap.get("admin", {}).get("address", {}).get("socket_address")
-    if admin_address and admin_address.get("address") in ("127.0.0.1", "0.0.0.0", "::1"):
-        admin_address["address"] = pod_ip
-    for listener in static.get("listeners") or []:
-        for address in _socket_addresses(listener.get("address", {})):
-            if address.get("port_value") in CONTROLLER_PORTS:
-                address["port_value"] += MOVED_PORT_OFFSET
     return bootstrap
 
 
@@ -161,14 +147,12 @@ class ProxyPodPlan:
 def plan_proxy_pod(
     pod: dict,
     envoy_binary: Path,
-    pod_bind_library: Path,
     directory: Path,
     read_object: Callable[[str, str, str], dict],
     base_environment: dict[str, str],
 ) -> ProxyPodPlan:
     containers = {container["name"]: container for container in pod["spec"]["containers"]}
     container = containers[ENVOY_CONTAINER]
-    pod_ip = pod["status"]["podIP"]
     metadata = pod["metadata"]
     environment = container_environment(container, metadata["namespace"], metadata["name"], pod_fields(pod))
     mounts = materialize_volumes(pod, container, directory, read_object)
@@ -180,16 +164,17 @@ def plan_proxy_pod(
     bootstrap = None
     for index, argument in enumerate(arguments[:-1]):
         if argument == "--config-yaml":
-            bootstrap = rewrite_bootstrap(yaml.safe_load(rewrite_mount_paths(arguments[index + 1], mounts)), pod_ip)
+            bootstrap = rewrite_bootstrap(yaml.safe_load(rewrite_mount_paths(arguments[index + 1], mounts)))
             arguments[index + 1] = yaml.safe_dump(bootstrap, sort_keys=False)
     if bootstrap is None:
         raise ValueError(f"proxy pod {metadata['namespace']}/{metadata['name']} has no --config-yaml argument")
     (directory / "bootstrap.yaml").write_text(arguments[arguments.index("--config-yaml") + 1])
     command = [str(envoy_binary), *arguments, "--use-dynamic-base-id"]
-    process_environment = {**base_environment, **environment, "POD_IP": pod_ip, "LD_PRELOAD": str(pod_bind_library)}
+    process_environment = {**base_environment, **environment}
     return ProxyPodPlan(command=command, environment=process_environment, admin_port=admin_port(bootstrap))
 
 
-def proxy_process(pod: dict, plan: ProxyPodPlan, log_path: Path) -> ManagedProcess:
+def proxy_process(pod: dict, plan: ProxyPodPlan, log_path: Path, network_namespace: str) -> ManagedProcess:
+    """Envoy, run inside the pod's network namespace."""
     name = f"envoy {pod['metadata']['namespace']}/{pod['metadata']['name']}"
-    return ManagedProcess(name, plan.command, log_path, environment=plan.environment)
+    return ManagedProcess(name, netns.command_inside(network_namespace, plan.command), log_path, environment=plan.environment)

@@ -4,7 +4,7 @@ server, and stops everything on SIGTERM (`cluster down`).
 
 Start-up order: PKI -> etcd -> kube-apiserver -> controller-manager, scheduler -> the kwok
 node -> Gateway API, Envoy Gateway and InferencePool CRDs (server-side) -> Envoy Gateway's
-controller -> node agent and load balancer. It writes `ready` (a summary line) when all of that is up, or
+controller -> node agent (a network namespace per pod, through the CNI plugins) and load balancer. It writes `ready` (a summary line) when all of that is up, or
 `failed` (the reason) when something did not come up, and then exits.
 
 Run by `gatestack cluster up` as `python -m gatestack.cluster.supervisor STATE_DIRECTORY`;
@@ -80,7 +80,9 @@ class Supervisor:
         self.controller = start_envoy_gateway(paths["envoy-gateway"], paths["kubectl"], self.layout)
         log.info("Envoy Gateway controller ready")
         api = ClusterApi(self.layout.kubeconfig)
-        self.node_agent = NodeAgent(api, self.layout, paths["envoy"], paths["pod-bind"], paths.get("epp"))
+        self.node_agent = NodeAgent(
+            api, self.layout, paths["envoy"], paths["cni-plugins"], paths.get("epp"), paths["envoy-gateway"]
+        )
         self.load_balancer = LoadBalancerController(api)
 
     def write_status(self) -> None:
@@ -88,6 +90,7 @@ class Supervisor:
         status = {
             "controllerRunning": self.controller is not None and self.controller.running,
             "proxyPods": {pod.name: pod.ip for pod in self.node_agent.proxy_pods()},
+            "pods": self.node_agent.pod_status(),
             "loadBalancers": self.load_balancer.routes(),
             **self.node_agent.inference_status(),
         }

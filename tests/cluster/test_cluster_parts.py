@@ -13,11 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gatestack.cluster.envoy_gateway_controller import CONTROLLER_PORTS
-from gatestack.cluster.layout import ClusterLayout, is_cluster_address, namespace_name_for
+from gatestack.cluster.layout import BRIDGE_ADDRESS, ClusterLayout, is_cluster_address, namespace_name_for
 from gatestack.cluster.load_balancer import ForwardedPort, Forwarder, ready_endpoints
 from gatestack.cluster.proxy_pod import (
-    MOVED_PORT_OFFSET,
     expand_references,
     is_proxy_pod,
     materialize_volumes,
@@ -52,26 +50,21 @@ def controller_bootstrap() -> dict:
     }
 
 
-def test_the_xds_cluster_points_at_the_out_of_cluster_controller() -> None:
-    bootstrap = rewrite_bootstrap(controller_bootstrap(), "10.244.0.7")
+def test_the_xds_cluster_points_at_the_out_of_cluster_controller_over_the_pods_bridge() -> None:
+    bootstrap = rewrite_bootstrap(controller_bootstrap())
     xds = next(item for item in bootstrap["static_resources"]["clusters"] if item["name"] == "xds_cluster")
     address = xds["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"]
-    assert (address["address"], address["port_value"], xds["type"]) == ("127.0.0.1", 18000, "STATIC")
+    assert (address["address"], address["port_value"], xds["type"]) == (BRIDGE_ADDRESS, 18000, "STATIC")
 
 
-def test_this_pod_addresses_become_the_pod_ip_so_two_proxies_never_collide() -> None:
-    bootstrap = rewrite_bootstrap(controller_bootstrap(), "10.244.0.7")
-    assert bootstrap["admin"]["address"]["socket_address"]["address"] == "10.244.0.7"
-    stats = next(item for item in bootstrap["static_resources"]["clusters"] if item["name"] == "prometheus_stats")
-    endpoint = stats["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"]
-    assert endpoint["address"] == "10.244.0.7"
-
-
-def test_static_listeners_move_off_the_ports_the_controller_holds() -> None:
-    bootstrap = rewrite_bootstrap(controller_bootstrap(), "10.244.0.7")
-    ports = [item["address"]["socket_address"]["port_value"] for item in bootstrap["static_resources"]["listeners"]]
-    assert ports == [19001 + MOVED_PORT_OFFSET, 19003]
-    assert not set(ports) & CONTROLLER_PORTS
+def test_nothing_else_of_the_bootstrap_changes_since_the_pod_has_its_own_namespace() -> None:
+    # the admin endpoint, its stats cluster and the static listeners keep their addresses and
+    # ports, 19001 included (the controller holds 19001 in the cluster's namespace, not the pod's)
+    original = controller_bootstrap()
+    bootstrap = rewrite_bootstrap(controller_bootstrap())
+    assert bootstrap["admin"] == original["admin"]
+    assert bootstrap["static_resources"]["listeners"] == original["static_resources"]["listeners"]
+    assert bootstrap["static_resources"]["clusters"][0] == original["static_resources"]["clusters"][0]
 
 
 def test_mount_paths_point_at_the_pods_folder_and_nothing_else_changes(tmp_path: Path) -> None:
@@ -186,39 +179,6 @@ def test_a_broken_stack_file_reaches_pulumi_unchanged() -> None:
     broken = "config:\n  api-gateway:gateway: [unclosed\n"
     assert local_cluster_stack_file(broken, None) == broken
     assert with_managed_controller({"api-gateway:controller": "yes"}) == {"api-gateway:controller": "yes"}
-
-
-def test_pod_bind_gives_a_wildcard_bind_the_pod_address(tmp_path: Path) -> None:
-    # GIVEN the compiled shim and a process that binds 0.0.0.0 with POD_IP=127.0.0.9
-    from gatestack.cluster.binaries import ensure_pod_bind_library
-
-    library = ensure_pod_bind_library()
-    program = "import socket; s = socket.socket(); s.bind(('0.0.0.0', 0)); print(s.getsockname()[0])"
-    result = subprocess.run(
-        [sys.executable, "-c", program], capture_output=True, text=True,
-        env={"LD_PRELOAD": str(library), "POD_IP": "127.0.0.9", "PATH": "/usr/bin:/bin"},
-    )
-    # THEN the socket is bound to the pod address, not to every address
-    assert result.stdout.strip() == "127.0.0.9", result.stderr
-    unshimmed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
-    assert unshimmed.stdout.strip() == "0.0.0.0"
-
-
-def test_a_listener_on_a_port_the_controller_holds_is_refused_before_deploying_locally() -> None:
-    from gateway_config.loader import parse_stack_config
-    from gatestack.engine.deploy import controller_port_conflicts
-
-    raw = {"gateway": {"listeners": [
-        {"name": "admin", "protocol": "HTTP", "port": 8080},
-        {"name": "http", "protocol": "HTTP", "port": 80},
-        {"name": "webhook", "protocol": "HTTP", "port": 9443},
-    ]}}
-    conflicts = controller_port_conflicts(parse_stack_config(raw, "stacks/Pulumi.x.yaml"))
-    assert [line.split(":")[0] for line in conflicts] == ["listener admin", "listener webhook"]
-    for stack in ("dev", "staging", "prod"):
-        from tests.conftest import stack_raw_config
-
-        assert controller_port_conflicts(parse_stack_config(stack_raw_config(stack), stack)) == []
 
 
 def test_an_exited_process_is_not_alive_even_before_it_is_reaped() -> None:

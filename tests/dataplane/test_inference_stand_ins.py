@@ -13,15 +13,14 @@ import yaml
 
 from gatestack.cluster import model_server
 from gatestack.cluster.endpoint_picker_pod import (
-    health_check_request,
     is_endpoint_picker_pod,
-    listening_ports,
     plan_endpoint_picker_pod,
     pool_of_pod,
     service_account_kubeconfig,
 )
 from gatestack.cluster.model_server import ModelServerIdentity, ModelServerStandIn, metrics_text, served_model
 from gatestack.cluster.node_agent import pod_kind
+from gatestack.cluster.probes import grpc_health_request
 from gateway_config.inference_manifests import endpoint_picker_objects, model_server_deployment
 from gatestack.stack_source import load_stack
 
@@ -146,7 +145,7 @@ def test_the_node_agent_tells_the_stacks_pods_apart_by_their_labels():
     assert pod_kind(proxy) == "proxy"
 
 
-def test_an_epp_pod_runs_its_own_arguments_on_free_ports_forwarded_from_its_pod_ports(tmp_path: Path):
+def test_an_epp_pod_runs_its_own_arguments_and_ports(tmp_path: Path):
     # GIVEN the EPP pod the stack's Deployment makes, with its ConfigMap
     config = inference_config()
     pool = config.inference_pools[0]
@@ -159,15 +158,13 @@ def test_an_epp_pod_runs_its_own_arguments_on_free_ports_forwarded_from_its_pod_
 
     # WHEN it is planned
     plan = plan_endpoint_picker_pod(pod, Path("/bin/epp"), tmp_path, read_object, tmp_path / "kubeconfig", {"PATH": "/bin"})
-    # THEN the command is the pod's arguments, the config file at the mounted ConfigMap, the ports moved
+    # THEN the command is the pod's arguments (its own ports: the pod has its own namespace),
+    # the config file at the mounted ConfigMap
     arguments = plan.command[1:]
     config_file = arguments[arguments.index("--config-file") + 1]
     assert yaml.safe_load(Path(config_file).read_text())["kind"] == "EndpointPickerConfig"
     assert arguments[:2] == ["--pool-name", pool.name] and "--secure-serving=false" in arguments
-    ports = listening_ports(arguments)
-    assert sorted(plan.forwards) == [9002, 9003, 9090]
-    assert {ports[flag] for flag in ports} == set(plan.forwards.values())
-    assert plan.health_port == ports["--grpc-health-port"] and plan.health_service == "inference-extension"
+    assert not any(argument.startswith(("--grpc-port=", "--grpc-health-port=", "--metrics-port=")) for argument in arguments)
     assert plan.environment["NAMESPACE"] == config.namespace and plan.environment["POD_NAME"] == "epp-1"
     assert plan.environment["KUBECONFIG"] == str(tmp_path / "kubeconfig")
 
@@ -179,5 +176,5 @@ def test_the_epps_kubeconfig_authenticates_as_its_service_account():
 
 
 def test_the_readiness_probe_asks_the_health_service_the_pod_names():
-    assert health_check_request("inference-extension") == b"\x0a\x13inference-extension"
-    assert health_check_request("") == b""
+    assert grpc_health_request("inference-extension") == b"\x0a\x13inference-extension"
+    assert grpc_health_request("") == b""
