@@ -16,12 +16,11 @@ STACK ?= dev
 
 .PHONY: up down preview destroy cluster conformance test differential tools render clean
 
-# The project itself is installed editable (no dependencies: they are the pins above), so the
-# program, the tests and `gatestack` import `pulumi_envoy_gateway` as a user's program does.
+# requirements.txt ends with the project itself, editable, so the program, the tests and
+# `gatestack` import `pulumi_envoy_gateway` as a user's program does.
 $(VENV)/installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV_PYTHON) -m pip install --disable-pip-version-check --quiet --requirement requirements-dev.txt
-	$(VENV_PYTHON) -m pip install --disable-pip-version-check --quiet --no-deps --editable .
 	touch $@
 
 tools: $(VENV)/installed

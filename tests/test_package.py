@@ -38,7 +38,14 @@ def test_runtime_dependencies_are_the_programs_pins() -> None:
     pins = {
         line.strip()
         for line in (REPOSITORY_ROOT / "requirements.txt").read_text().splitlines()
-        if line.strip() and not line.startswith("#")
+        if line.strip() and not line.startswith(("#", "-e"))
     }
     assert pins <= set(_pyproject()["project"]["dependencies"])
     assert all("==" in requirement for requirement in _pyproject()["project"]["dependencies"])
+
+
+def test_requirements_install_the_project_itself() -> None:
+    # `pip install -r requirements.txt` (Pulumi's own install, the CI previews) must make the
+    # program's `import pulumi_envoy_gateway` work.
+    lines = (REPOSITORY_ROOT / "requirements.txt").read_text().splitlines()
+    assert "-e ." in lines
