@@ -134,12 +134,19 @@ def delete_certificate_secrets(cluster: ClusterLayout, kubectl: Path, config) ->
         kubectl_inside(cluster, kubectl, ["delete", "secret", "-n", config.namespace, authority.name, "--ignore-not-found"])
 
 
-def pulumi_for(cluster: ClusterLayout, stack: str, engine_binaries: dict[str, Path], stack_file_text: Optional[str] = None) -> PulumiCli:
-    """A PulumiCli for `stack` in the cluster's workspace (workspace and links refreshed)."""
+def pulumi_for(
+    cluster: ClusterLayout,
+    stack: str,
+    engine_binaries: dict[str, Path],
+    stack_file_text: Optional[str] = None,
+    program: Path = REPOSITORY_ROOT,
+) -> PulumiCli:
+    """A PulumiCli for `stack` in the cluster's workspace (workspace and links refreshed);
+    `program` is the folder whose program runs (an earlier commit's checkout, for upgrades)."""
     layout = engine_layout(cluster)
     link_binaries(layout, engine_binaries)
     virtualenv = REPOSITORY_ROOT / ".venv"
-    workspace = prepare_workspace(layout, stack, virtualenv, stack_file_text)
+    workspace = prepare_workspace(layout, stack, virtualenv, stack_file_text, program)
     return PulumiCli(layout, workspace, cluster.kubeconfig, virtualenv, wrap=lambda command: inside_command(cluster, command))
 
 

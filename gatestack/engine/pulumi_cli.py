@@ -44,7 +44,11 @@ def link_binaries(layout: EngineLayout, binaries: dict[str, Path]) -> Path:
 
 @dataclass
 class PulumiCli:
-    """`pulumi` in the local-cluster workspace, against the cluster in `kubeconfig`."""
+    """`pulumi` in a workspace (`gatestack.engine.workspace`: this project's program, an
+    example, or any program folder), run with the Python of `python_virtualenv` (the
+    repository's .venv, or one a wheel was installed into), against the cluster in
+    `kubeconfig`. Every workspace of one `layout` shares its backend, so a program can read
+    another's stack outputs."""
 
     layout: EngineLayout
     workspace: Path
@@ -55,7 +59,8 @@ class PulumiCli:
 
     def environment(self) -> dict[str, str]:
         return {
-            **{key: value for key, value in os.environ.items() if not key.startswith("PULUMI_")},
+            # PYTHONPATH is left out: the program imports what its virtualenv has, as a user's would.
+            **{key: value for key, value in os.environ.items() if not key.startswith("PULUMI_") and key != "PYTHONPATH"},
             # The language host (sdk v3.79) predates the CLI's way of passing the `virtualenv`
             # runtime option, so the program's Python is found on PATH, as an activated
             # virtualenv would put it.
@@ -125,6 +130,11 @@ class PulumiCli:
 
     def export(self, stack: str) -> dict:
         return json.loads(self.run(["stack", "export", "--stack", stack], echo=False).stdout)
+
+    def remove_stack(self, stack: str) -> None:
+        """Forget `stack` (its state and config), whatever it still holds: for stacks that were
+        only previewed, or whose objects are gone with the cluster."""
+        self.run(["stack", "rm", stack, "--yes", "--force"], echo=False)
 
     def unprotect_all(self, stack: str) -> None:
         self.run(["state", "unprotect", "--stack", stack, "--all", "--yes"])

@@ -9,6 +9,13 @@ written into the stack files people edit, and `pulumi stack init` writes the sta
 encryption salt into its config file; so the workspace is a folder of its own under the
 cluster's state: a `Pulumi.yaml` whose `main` is the repository (the program that runs is
 `__main__.py` itself) and `stacks/Pulumi.<stack>.yaml` derived from the real one.
+
+The same holds for any other Pulumi program (the examples in `examples/`, or this program as
+an earlier commit had it, checked out elsewhere): `prepare_program_workspace` writes a
+workspace whose `main` is that program's folder, run with the virtualenv given, and a stack
+file with the config given. Each program gets a workspace folder of its own, named after it
+(`EngineLayout.workspace_for`); they share the layout's backend, home and passphrase, so one
+program's stack can read another's outputs (`pulumi.StackReference`).
 """
 
 from __future__ import annotations
@@ -46,6 +53,10 @@ class EngineLayout:
     @property
     def workspace(self) -> Path:
         return self.root / "workspace"
+
+    def workspace_for(self, name: str) -> Path:
+        """The workspace of another program than the repository's own (an example, say)."""
+        return self.root / "workspaces" / name
 
     @property
     def bin(self) -> Path:
@@ -98,22 +109,70 @@ def local_cluster_stack_file(stack_file_text: str, previous_text: str | None) ->
     return header + yaml.safe_dump(document, sort_keys=False)
 
 
+def kept_encryption_salt(stack_file_text: str, previous_text: str | None) -> str:
+    """`stack_file_text` with the encryption salt of `previous_text` (what `pulumi stack init`
+    wrote into the workspace's copy earlier), so the stack's secrets stay readable."""
+    if not previous_text:
+        return stack_file_text
+    try:
+        previous = yaml.safe_load(previous_text) or {}
+        document = yaml.safe_load(stack_file_text) or {}
+    except yaml.YAMLError:
+        return stack_file_text
+    if not isinstance(previous, dict) or ENCRYPTION_SALT_KEY not in previous or not isinstance(document, dict):
+        return stack_file_text
+    return yaml.safe_dump({**document, ENCRYPTION_SALT_KEY: previous[ENCRYPTION_SALT_KEY]}, sort_keys=False)
+
+
+def write_project_file(workspace: Path, program: Path, python_virtualenv: Path, stack_config_dir: str | None) -> None:
+    """The workspace's Pulumi.yaml: the program's own, with `main` pointing at `program` and
+    the program run with `python_virtualenv`."""
+    workspace.mkdir(parents=True, exist_ok=True)
+    project = yaml.safe_load((program / "Pulumi.yaml").read_text())
+    project["main"] = os.path.relpath(program, workspace)
+    project["runtime"] = {"name": "python", "options": {"virtualenv": str(python_virtualenv)}}
+    if stack_config_dir is None:
+        project.pop("stackConfigDir", None)
+    else:
+        project["stackConfigDir"] = stack_config_dir
+    (workspace / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+
+
 def prepare_workspace(
-    layout: EngineLayout, stack: str, python_virtualenv: Path, stack_file_text: str | None = None
+    layout: EngineLayout,
+    stack: str,
+    python_virtualenv: Path,
+    stack_file_text: str | None = None,
+    program: Path = REPOSITORY_ROOT,
 ) -> Path:
     """Write the workspace's Pulumi.yaml and the stack's derived config; return the folder.
 
-    `stack_file_text` replaces `stacks/Pulumi.<stack>.yaml` (tests deploy variants of a stack)."""
+    `stack_file_text` replaces `stacks/Pulumi.<stack>.yaml` (tests deploy variants of a stack).
+    `program` is the folder of the project's program: the repository, or a checkout of an
+    earlier commit of it (an upgrade test deploys with the earlier code, then with this one,
+    in the same workspace, so the stacks keep their state and encryption salt)."""
     workspace = layout.workspace
     (workspace / STACKS_DIRECTORY).mkdir(parents=True, exist_ok=True)
-    project = yaml.safe_load((REPOSITORY_ROOT / "Pulumi.yaml").read_text())
-    project["main"] = os.path.relpath(REPOSITORY_ROOT, workspace)
-    project["runtime"] = {"name": "python", "options": {"virtualenv": str(python_virtualenv)}}
-    project["stackConfigDir"] = STACKS_DIRECTORY
-    (workspace / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
-    source = REPOSITORY_ROOT / STACKS_DIRECTORY / f"Pulumi.{stack}.yaml"
+    write_project_file(workspace, program, python_virtualenv, STACKS_DIRECTORY)
+    source = program / STACKS_DIRECTORY / f"Pulumi.{stack}.yaml"
     target = workspace / STACKS_DIRECTORY / f"Pulumi.{stack}.yaml"
     previous = target.read_text() if target.exists() else None
     text = stack_file_text if stack_file_text is not None else source.read_text()
     target.write_text(local_cluster_stack_file(text, previous))
+    return workspace
+
+
+def prepare_program_workspace(
+    layout: EngineLayout, program: Path, stack: str, python_virtualenv: Path, config: dict[str, Any]
+) -> Path:
+    """A workspace for the Pulumi program in `program` (any project folder: an example, a
+    user's program), run with `python_virtualenv`, with `config` (keys as a stack file has
+    them, `project:key`) as the stack's config. Returns the folder (`workspace_for` the
+    program's folder name); the stack's encryption salt is kept across calls."""
+    workspace = layout.workspace_for(program.name)
+    write_project_file(workspace, program, python_virtualenv, None)
+    target = workspace / f"Pulumi.{stack}.yaml"
+    previous = target.read_text() if target.exists() else None
+    text = yaml.safe_dump({"config": config}, sort_keys=False)
+    target.write_text(kept_encryption_salt(text, previous))
     return workspace
