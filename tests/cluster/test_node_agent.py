@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+import yaml
 
 from gatestack.cluster import netns
 from gatestack.cluster.layout import ClusterLayout, NODE_NAME
@@ -149,3 +150,32 @@ def test_only_invalid_registries_are_the_deliberate_fault() -> None:
     assert unrunnable_image_reason("gatestack.invalid:5000/echo") is not None
     assert unrunnable_image_reason("gcr.io/k8s-staging-gateway-api/echo-basic:v1") is None
     assert unrunnable_image_reason("echo") is None
+
+
+def test_kwok_starts_a_pod_not_ready_so_readiness_is_the_node_agents(tmp_path: Path) -> None:
+    from gatestack.cluster.control_plane import POD_READY_STAGE, pod_start_stage
+    from gatestack.toolchain.cluster import kwok_stage_files
+
+    original = next(path for path in kwok_stage_files() if path.name == POD_READY_STAGE)
+    template = yaml.safe_load(pod_start_stage(original, tmp_path).read_text())["spec"]["next"]["statusTemplate"]
+    assert 'status: "False"\n  type: Ready\n' in template and 'status: "False"\n  type: ContainersReady\n' in template
+    assert "reason: ContainerCreating" in template and "phase: Running" in template and "podIP:" in template
+    # a kwok whose Stage no longer has the text edited is refused, not silently run Ready
+    changed = tmp_path / "changed" / POD_READY_STAGE
+    changed.parent.mkdir()
+    changed.write_text(original.read_text().replace("type: Ready", "type: Readiness"))
+    with pytest.raises(RuntimeError, match="changed"):
+        pod_start_stage(changed, tmp_path / "out")
+
+
+def test_the_cni_plugins_install_is_idempotent_and_a_failure_says_what_to_do(tmp_path: Path, monkeypatch) -> None:
+    from gatestack.toolchain import cluster as toolchain_cluster
+    from gatestack.toolchain.go_build import ToolchainError
+
+    # a machine that has the plugins runs no command
+    monkeypatch.setattr(toolchain_cluster.subprocess, "run", lambda *a, **k: pytest.fail("ran a command"))
+    assert ensure_cni_plugins() == CNI_PLUGINS_DIRECTORY
+    # one without them and without apt-get is told which package and version to install
+    monkeypatch.setattr(toolchain_cluster.shutil, "which", lambda name: None)
+    with pytest.raises(ToolchainError, match=r"containernetworking-plugins package \(1\.1\.1\+ds1-3\+b5\)"):
+        ensure_cni_plugins(tmp_path)
