@@ -1,12 +1,17 @@
-"""The API gateway program: load this stack's config, wire it into components, export outputs.
+"""The API gateway program: load this stack's config, map it onto the components, export outputs.
 
-Order of creation (each step waits for the one before):
-CRDs chart -> controller chart -> EnvoyProxy -> GatewayClass -> Gateway -> HTTPRoutes,
-with TLS Secrets and echo backends before the Gateway and routes that use them.
+A thin consumer of the `pulumi_envoy_gateway` package: each component is given its own typed
+arguments and the components it builds on (a route its Gateway and backends, a Gateway its
+GatewayClass and certificates, a policy its targets), so the order of creation follows from
+those references: CRDs and controller -> EnvoyProxy -> GatewayClass -> Gateway -> routes ->
+policies, with Secrets, backends and the stack's Namespace before whatever uses them.
 """
+
+from typing import Any, Optional
 
 import pulumi
 import pulumi_kubernetes as kubernetes
+from pydantic import BaseModel
 
 from pulumi_envoy_gateway import (
     BackendTrafficPolicy,
@@ -17,15 +22,16 @@ from pulumi_envoy_gateway import (
     EnvoyProxy,
     Gateway,
     GatewayClass,
+    GrpcRoute,
     InferencePool,
     ModelServer,
-    GrpcRoute,
     SecurityPolicy,
     TlsCert,
     WeightedRoute,
 )
+from gateway_config.inference_semantics import selected_servers
 from gateway_config.loader import PROJECT_NAME, ConfigError, parse_stack_config, raw_config_from_engine, stack_file_name
-from gateway_config.models import RouteConfig, StackConfig
+from gateway_config.models import StackConfig
 
 
 def load_config() -> StackConfig:
@@ -49,144 +55,177 @@ def load_config() -> StackConfig:
     return config
 
 
+def arguments_of(settings: BaseModel, *leave_out: str) -> dict[str, Any]:
+    """A config model's fields as a component's keyword arguments: the components name their
+    arguments after the models' fields, and take the nested models as they are."""
+    return {key: getattr(settings, key) for key in type(settings).model_fields if key not in leave_out}
+
+
 config = load_config()
 # Production stacks protect what an accident must not delete: the controller and the CAs.
 protect = config.production
 
 controller = EnvoyGatewayController(
     "envoy-gateway",
-    controller=config.controller,
+    **arguments_of(config.controller),
     protect=protect,
     inference_pool_crd=bool(config.inference_pools),
     envoy_patch_policies=any(pool.failure_mode == "FailOpen" for pool in config.inference_pools),
 )
-after_controller = pulumi.ResourceOptions(depends_on=controller.ready)
 
-workload_dependencies: list[pulumi.Resource] = []
+# The stack's namespace, as an Output of the Namespace when the stack creates it: what is
+# declared in it then waits for it.
+namespace: pulumi.Input[str] = config.namespace
 if config.create_namespace:
-    workload_dependencies.append(
-        kubernetes.core.v1.Namespace(config.namespace, metadata={"name": config.namespace}, opts=pulumi.ResourceOptions(protect=protect))
-    )
-in_namespace = pulumi.ResourceOptions(depends_on=workload_dependencies)
+    namespace = kubernetes.core.v1.Namespace(
+        config.namespace, metadata={"name": config.namespace}, opts=pulumi.ResourceOptions(protect=protect)
+    ).metadata["name"]
 
 backends = {
-    backend.name: EchoBackend(backend.name, backend=backend, namespace=config.namespace, opts=in_namespace)
-    for backend in config.backends
+    backend.name: EchoBackend(backend.name, **arguments_of(backend, "name"), namespace=namespace) for backend in config.backends
 }
-model_servers = [
-    ModelServer(server.name, server=server, namespace=config.namespace, opts=in_namespace) for server in config.model_servers
-]
-certificates = [
-    TlsCert(
+model_servers = {
+    server.name: ModelServer(server.name, model=server.model, spec=server, namespace=namespace) for server in config.model_servers
+}
+certificates = {
+    certificate.secret_name: TlsCert(
         certificate.secret_name,
-        certificate=certificate,
-        config=config,
+        **arguments_of(certificate, "namespace"),
+        namespace=certificate.namespace or namespace,
+        # A Secret outside the Gateway's namespace needs a ReferenceGrant from it.
+        gateway_name=config.gateway.name,
+        gateway_namespace=config.namespace if config.certificate_namespace(certificate) != config.namespace else None,
+        controller=controller,
         protect=protect,
-        opts=pulumi.ResourceOptions(depends_on=[*controller.ready, *workload_dependencies]),
     )
     for certificate in config.certificates
-]
-proxy = EnvoyProxy(
-    config.proxy_name, config=config, opts=pulumi.ResourceOptions(depends_on=[*controller.ready, *workload_dependencies])
-)
-gateway_class = GatewayClass(
-    config.gateway_class.name, config=config, opts=pulumi.ResourceOptions(depends_on=[*controller.ready, proxy])
-)
+}
+proxy = EnvoyProxy(config.proxy_name, **arguments_of(config.proxy, "name"), namespace=namespace, controller=controller)
+gateway_class = GatewayClass(config.gateway_class.name, **arguments_of(config.gateway_class, "name"), envoy_proxy=proxy, controller=controller)
+
+
+def served_certificates(listeners) -> list[TlsCert]:
+    """The stack's certificates the listeners serve (a Gateway waits for those only)."""
+    names = [ref.name for listener in listeners if listener.tls for ref in listener.tls.certificate_refs if not ref.external]
+    return [certificates[name] for name in dict.fromkeys(names) if name in certificates]
+
+
 gateway = Gateway(
     config.gateway.name,
-    config=config,
-    opts=pulumi.ResourceOptions(depends_on=[*controller.ready, gateway_class, *certificates]),
+    **arguments_of(config.gateway, "name"),
+    gateway_class=gateway_class,
+    certificates=served_certificates(config.gateway.listeners),
+    namespace=config.namespace,
 )
+gateways = {config.gateway.name: gateway}
 
 
-def backends_of(route: RouteConfig) -> list[EchoBackend]:
+def backends_of(route) -> list[EchoBackend]:
     """The stack's backends a route forwards (or mirrors) to: it waits for those, not for every backend."""
     names = {ref.name for rule in route.rules for ref in rule.backend_refs if not ref.external and ref.kind == "Service"}
     mirrors = [f.request_mirror.backend_ref for rule in route.rules for f in rule.filters if f.request_mirror is not None]
     names |= {ref.name for ref in mirrors if not ref.external}
-    return [backends[name] for name in sorted(names)]
+    return [backends[name] for name in sorted(names) if name in backends]
 
 
-routes = [
-    WeightedRoute(
+def gateways_of(route) -> list[Gateway]:
+    """The stack's Gateways a route attaches to (all of them without parentRefs)."""
+    named = [gateways[ref.name] for ref in route.parent_refs if not ref.external and ref.name in gateways]
+    return list(dict.fromkeys(named)) or list(gateways.values())
+
+
+def pools_of(route) -> list:
+    names = {ref.name for rule in route.rules for ref in rule.backend_refs if ref.kind == "InferencePool"}
+    return [pool for pool in config.inference_pools if pool.name in names]
+
+
+# Routes are declared in the stack's namespace as plain text: they wait for their Gateway,
+# which already waits for the namespace.
+routes = {
+    route.name: WeightedRoute(
         route.name,
-        config=config,
-        route=route,
-        opts=pulumi.ResourceOptions(depends_on=[*controller.ready, gateway, *backends_of(route)]),
+        gateway=gateways_of(route),
+        rules=route.rules,
+        hostnames=route.hostnames,
+        parent_refs=route.parent_refs,
+        backends=backends_of(route),
+        inference_pools=pools_of(route),
+        namespace=config.namespace,
     )
     for route in config.routes
-]
+}
+grpc_routes = {
+    route.name: GrpcRoute(
+        route.name,
+        gateway=gateways_of(route),
+        rules=route.rules,
+        hostnames=route.hostnames,
+        parent_refs=route.parent_refs,
+        backends=backends_of(route),
+        namespace=config.namespace,
+    )
+    for route in config.grpc_routes
+}
 
-# Each pool's policies attach to the routes that use it: the pool waits for them (and for its CRD).
 inference_pools = [
     InferencePool(
         pool.name,
-        config=config,
-        pool=pool,
-        opts=pulumi.ResourceOptions(
-            depends_on=[
-                *controller.ready,
-                *workload_dependencies,
-                *(component for route, component in zip(config.routes, routes)
-                  if any(ref.kind == "InferencePool" and ref.name == pool.name for rule in route.rules for ref in rule.backend_refs)),
-            ]
-        ),
+        spec=pool,
+        model_servers=[model_servers[server.name] for server in selected_servers(config, pool)],
+        # Its policies attach to the routes that forward to it: it waits for them.
+        routes=[routes[route.name] for route in config.routes if pool in pools_of(route)],
+        controller=controller,
+        namespace=namespace,
     )
     for pool in config.inference_pools
 ]
 
-# Policies wait for what they attach to (and mutual TLS for the CAs it trusts).
 client_authorities = {
     authority.name: ClientCertificateAuthority(
-        authority.name,
-        authority=authority,
-        config=config,
-        protect=protect,
-        opts=pulumi.ResourceOptions(depends_on=[*controller.ready, *workload_dependencies]),
+        authority.name, **arguments_of(authority, "name"), namespace=namespace, protect=protect
     )
     for authority in config.client_certificate_authorities
 }
-grpc_routes = [
-    GrpcRoute(
-        route.name,
-        config=config,
-        route=route,
-        opts=pulumi.ResourceOptions(depends_on=[*controller.ready, gateway, *backends_of(route)]),
-    )
-    for route in config.grpc_routes
-]
-routes_by_name = {("HTTPRoute", route.name): component for route, component in zip(config.routes, routes)}
-routes_by_name |= {("GRPCRoute", route.name): component for route, component in zip(config.grpc_routes, grpc_routes)}
+targets_by_name: dict[tuple[str, str], Any] = {("Gateway", name): item for name, item in gateways.items()}
+targets_by_name |= {("HTTPRoute", name): item for name, item in routes.items()}
+targets_by_name |= {("GRPCRoute", name): item for name, item in grpc_routes.items()}
 
 
-def policy_targets(policy) -> list[pulumi.Resource]:
-    return [gateway, *(routes_by_name[(ref.kind, ref.name)] for ref in policy.target_refs if ref.kind != "Gateway")]
+def targets_of(policy) -> list[tuple[Any, Optional[str]]]:
+    """A policy's targetRefs as the components they name, with their sectionName."""
+    return [(targets_by_name[(ref.kind, ref.name)], ref.section_name) for ref in policy.target_refs]
 
 
 backend_traffic_policies = [
-    BackendTrafficPolicy(
-        policy.name,
-        config=config,
-        policy=policy,
-        opts=pulumi.ResourceOptions(depends_on=[*controller.ready, *policy_targets(policy)]),
-    )
+    BackendTrafficPolicy(policy.name, targets=targets_of(policy), spec=policy, namespace=config.namespace)
     for policy in config.backend_traffic_policies
 ]
+
+
+def trusted_authorities(policy) -> list[ClientCertificateAuthority]:
+    """The stack's client CAs a ClientTrafficPolicy's mutual TLS trusts."""
+    validation = policy.tls.client_validation if policy.tls is not None else None
+    refs = validation.ca_certificate_refs if validation is not None else []
+    return [client_authorities[ref.name] for ref in refs if ref.name in client_authorities]
+
+
 client_traffic_policies = [
     ClientTrafficPolicy(
         policy.name,
-        config=config,
-        policy=policy,
-        opts=pulumi.ResourceOptions(depends_on=[*controller.ready, gateway, *client_authorities.values()]),
+        targets=targets_of(policy),
+        spec=policy,
+        client_certificate_authorities=trusted_authorities(policy),
+        namespace=config.namespace,
     )
     for policy in config.client_traffic_policies
 ]
 security_policies = [
     SecurityPolicy(
         policy.name,
-        config=config,
-        policy=policy,
-        opts=pulumi.ResourceOptions(depends_on=[*controller.ready, *policy_targets(policy)]),
+        targets=targets_of(policy),
+        spec=policy,
+        credentials={holder: secret.get_secret_value() for holder, secret in config.credentials.get(policy.name, {}).items()},
+        namespace=config.namespace,
     )
     for policy in config.security_policies
 ]
@@ -198,13 +237,14 @@ def _url(scheme: str, port: int, default_port: int) -> pulumi.Output:
 
 
 pulumi.export("GATEWAY_HOST", gateway.address)
+pulumi.export("GATEWAY_HOSTS", {name: item.address for name, item in gateways.items()})
 http_listener = next((item for item in config.gateway.listeners if item.protocol == "HTTP"), None)
 https_listener = next((item for item in config.gateway.listeners if item.protocol == "HTTPS"), None)
 if http_listener is not None:
     pulumi.export("HTTP_URL", _url("http", http_listener.port, 80))
 if https_listener is not None:
     pulumi.export("HTTPS_URL", _url("https", https_listener.port, 443))
-ca_by_secret = {certificate.secret_name: tls_cert.ca_certificate_pem for certificate, tls_cert in zip(config.certificates, certificates)}
+ca_by_secret = {name: tls_cert.ca_certificate_pem for name, tls_cert in certificates.items()}
 if ca_by_secret:
     pulumi.export("CA_CERTS", ca_by_secret)
     # The CA behind the first HTTPS listener's certificate: what `curl --cacert` needs.

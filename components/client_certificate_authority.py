@@ -4,13 +4,14 @@ and the client certificates it issues."""
 from __future__ import annotations
 
 import base64
-from typing import Optional
+from typing import Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as kubernetes
 import pulumi_tls as tls
 
 from .options import child_options
+from .validation import check_rules, stack_view, validate_model, validate_value, when_known
 
 from gateway_config.policy_manifests import (
     CA_BUNDLE_KEY,
@@ -19,8 +20,11 @@ from gateway_config.policy_manifests import (
     client_ca_secret_object,
     client_ca_subject,
 )
-from gateway_config.models import StackConfig
+from gateway_config.fields import DnsLabel
 from gateway_config.traffic_policies import ClientCertificateAuthorityConfig
+
+# The model's keys -> this component's keyword arguments, for messages.
+ARGUMENTS = {"commonName": "common_name", "keyAlgorithm": "key_algorithm", "validityHours": "validity_hours"}
 
 
 class ClientCertificateAuthority(pulumi.ComponentResource):
@@ -38,21 +42,60 @@ class ClientCertificateAuthority(pulumi.ComponentResource):
 
     ca_certificate_pem: pulumi.Output[str]
     client_certificates: dict[str, pulumi.Output[dict[str, str]]]
+    settings: ClientCertificateAuthorityConfig
+    namespace: pulumi.Input[str]
 
     def __init__(
         self,
         name: str,
         *,
-        authority: ClientCertificateAuthorityConfig,
-        config: StackConfig,
+        common_name: str,
+        organization: Optional[str] = None,
+        clients: Sequence[str] = (),
+        source: str = "generate",
+        key_algorithm: str = "ECDSA",
+        validity_hours: int = 8760,
+        namespace: pulumi.Input[str] = "default",
         protect: bool = False,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
+        """Arguments (defaults in brackets):
+
+        - `name`: of the component and of the Secret (`ca.crt`) a ClientTrafficPolicy trusts.
+        - `common_name`, `organization` [none]: the CA's subject.
+        - `clients` [()]: one client certificate per entry (its common name).
+        - `source` ["generate"], or "existingSecret" (read `ca.crt` from the Secret `name`).
+        - `key_algorithm` ["ECDSA" P-256] or "RSA" (2048); `validity_hours` [8760].
+        - `namespace` ["default"]: an Input, e.g. a Namespace's `metadata.name`.
+        - `protect` [False]: protect the CA key and certificate.
+        """
+        self.settings = authority = validate_model(
+            ClientCertificateAuthorityConfig,
+            {
+                "name": name, "commonName": common_name, "organization": organization, "clients": list(clients),
+                "source": source, "keyAlgorithm": key_algorithm, "validityHours": validity_hours,
+            },
+            component="ClientCertificateAuthority",
+            name=name,
+            arguments=ARGUMENTS,
+        )
+        check_rules(
+            stack_view("default", client_certificate_authorities=[authority]),
+            "clientCertificateAuthorities.0",
+            component="ClientCertificateAuthority",
+            name=name,
+            arguments=ARGUMENTS,
+        )
+        checked_namespace = when_known(
+            {"namespace": namespace},
+            lambda values: validate_value(DnsLabel, values["namespace"], component="ClientCertificateAuthority", name=name, argument="namespace"),
+        )
         super().__init__("api-gateway:components:ClientCertificateAuthority", name, None, opts)
+        self.namespace = namespace
         child = child_options(self, opts)
         self.client_certificates = {}
         if authority.source == "existingSecret":
-            secret_id = f"{config.namespace}/{authority.name}"
+            secret_id = pulumi.Output.concat(checked_namespace, "/", authority.name)
             secret = kubernetes.core.v1.Secret.get(f"{name}-secret", secret_id, opts=child)
             self.ca_certificate_pem = pulumi.Output.unsecret(
                 secret.data.apply(lambda data: base64.b64decode((data or {}).get(CA_BUNDLE_KEY, "")).decode())
@@ -71,10 +114,10 @@ class ClientCertificateAuthority(pulumi.ComponentResource):
             allowed_uses=CLIENT_CA_ALLOWED_USES,
             opts=child_options(self, opts, protect=protect),
         )
-        manifest = client_ca_secret_object(config, authority, ca_certificate.cert_pem)
+        manifest = client_ca_secret_object(stack_view("default"), authority, ca_certificate.cert_pem)
         kubernetes.core.v1.Secret(
             f"{name}-secret",
-            metadata=manifest["metadata"],
+            metadata={**manifest["metadata"], "namespace": checked_namespace},
             type=manifest["type"],
             string_data=manifest["stringData"],
             opts=child,

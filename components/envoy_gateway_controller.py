@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Mapping, Optional, Union
 
 import pulumi
 import pulumi_kubernetes as kubernetes
 
 from .options import child_options
+from .validation import validate_model
 
 from gateway_config.manifests import (
     CONTROLLER_CHART,
@@ -20,11 +21,14 @@ from gateway_config.manifests import (
     crds_chart_values,
 )
 from gateway_config.inference_manifests import inference_pool_crd as inference_pool_crd_manifest
-from gateway_config.models import ControllerConfig
+from gateway_config.base import ResourceRequirements
+from gateway_config.models import DEFAULT_ENVOY_GATEWAY_VERSION, ControllerConfig
 
 
 # gateway-helm's values for Envoy Gateway's own config: EnvoyPatchPolicy turned on.
 ENABLE_ENVOY_PATCH_POLICY = {"config": {"envoyGateway": {"extensionApis": {"enableEnvoyPatchPolicy": True}}}}
+# The model's keys -> this component's keyword arguments, for messages.
+ARGUMENTS = {"chartRepository": "chart_repository", "installGatewayApiCrds": "install_gateway_api_crds"}
 
 
 class EnvoyGatewayController(pulumi.ComponentResource):
@@ -39,8 +43,9 @@ class EnvoyGatewayController(pulumi.ComponentResource):
        Extension's InferencePool CRD (v1.5.0, `gateway_config/crds/`), also server-side; with a
        FailOpen pool (`envoy_patch_policies=True`) the controller is configured with
        `extensionApis.enableEnvoyPatchPolicy`, which that pool's wiring needs.
-    4. Nothing else: custom resources depend on `ready`, so none is created before its CRD
-       and the controller exist.
+    4. Nothing else: every component built on this one (an EnvoyProxy or GatewayClass given
+       it as `controller`, and whatever is built on those) has its custom resources wait for
+       `ready`, so none is created before its CRD and the controller exist.
 
     With `install: false` (ACK's managed add-on, or a controller another stack owns) it
     declares nothing and `ready` is empty. With `protect=True` (production stacks) the
@@ -52,17 +57,57 @@ class EnvoyGatewayController(pulumi.ComponentResource):
     chart: Optional[kubernetes.helm.v4.Chart]
     inference_pool_crd: Optional[kubernetes.apiextensions.v1.CustomResourceDefinition]
     ready: list[pulumi.Resource]
+    settings: ControllerConfig
 
     def __init__(
         self,
         name: str,
         *,
-        controller: ControllerConfig,
-        protect: bool = False,
+        install: bool = True,
+        namespace: str = "envoy-gateway-system",
+        version: str = DEFAULT_ENVOY_GATEWAY_VERSION,
+        chart_repository: str = "oci://docker.io/envoyproxy",
+        install_gateway_api_crds: bool = True,
+        replicas: int = 1,
+        resources: Optional[Union[ResourceRequirements, Mapping[str, Any]]] = None,
+        values: Optional[Mapping[str, Any]] = None,
         inference_pool_crd: bool = False,
         envoy_patch_policies: bool = False,
+        protect: bool = False,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
+        """Arguments (defaults in brackets):
+
+        - `install` [True]: False declares nothing (the platform or another stack runs Envoy
+          Gateway, as ACK's managed add-on); `ready` is then empty.
+        - `namespace` ["envoy-gateway-system"]: where the control plane runs; created here.
+        - `version` ["v1.9.0"]: of both charts. `chart_repository` ["oci://docker.io/envoyproxy"].
+        - `install_gateway_api_crds` [True]: False where the platform ships Gateway API's CRDs.
+        - `replicas` [1] and `resources` [the chart's]: of the controller Deployment, e.g.
+          `{"requests": {"cpu": "100m", "memory": "256Mi"}}`.
+        - `values` [{}]: any gateway-helm value, deep-merged over the curated ones (escape hatch).
+        - `inference_pool_crd` [False]: also install the InferencePool CRD (v1.5.0).
+        - `envoy_patch_policies` [False]: turn on `extensionApis.enableEnvoyPatchPolicy`
+          (a FailOpen InferencePool needs it).
+        - `protect` [False]: protect the namespace, the charts and the CRD from deletion.
+        """
+        self.settings = validate_model(
+            ControllerConfig,
+            {
+                "install": install,
+                "namespace": namespace,
+                "version": version,
+                "chartRepository": chart_repository,
+                "installGatewayApiCrds": install_gateway_api_crds,
+                "replicas": replicas,
+                "resources": resources,
+                "values": dict(values or {}),
+            },
+            component="EnvoyGatewayController",
+            name=name,
+            arguments=ARGUMENTS,
+        )
+        controller = self.settings
         super().__init__("api-gateway:components:EnvoyGatewayController", name, None, opts)
         self.namespace = self.crds = self.chart = self.inference_pool_crd = None
         self.ready = []
@@ -104,6 +149,8 @@ class EnvoyGatewayController(pulumi.ComponentResource):
                     opts=child_options(self, opts, protect=protect),
                 )
                 self.ready.append(self.inference_pool_crd)
+        # Passed on to the components built on this one (see `options.controller_ready`).
+        self._controller_ready = self.ready
         self.register_outputs(
             {
                 "installed": controller.install,

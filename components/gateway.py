@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from .options import child_options, custom_resource
+from .gateway_class import GatewayClass
+from .options import child_options, controller_ready, custom_resource
+from .tls_cert import TlsCert
+from .validation import check_rules, part, stack_view, validate_model, validate_value, when_known
 
-from gateway_config.manifests import gateway_object
-from gateway_config.models import StackConfig
+from gateway_config.fields import DnsLabel
+from gateway_config.manifests import GATEWAY_API_VERSION, gateway_object
+from gateway_config.models import GatewayClassConfig, GatewayConfig, ListenerConfig
+
+ARGUMENTS = {"programmedTimeoutSeconds": "programmed_timeout_seconds"}
 
 
 class _LiveGateway(pulumi.CustomResource):
@@ -57,30 +63,97 @@ def first_address(status: Any) -> Optional[str]:
 
 
 class Gateway(pulumi.ComponentResource):
-    """A Gateway (the seed's `eg`) with HTTP and HTTPS listeners.
+    """A Gateway (the seed's `eg`) with HTTP and HTTPS listeners, of a GatewayClass.
 
     Annotated `pulumi.com/waitFor: condition=Programmed` with a timeout of
-    `programmedTimeoutSeconds` (default 600): `pulumi up` returns only once the controller
-    has created the proxies and their Service has an address. `address` is then read from
-    the live object (`status.addresses[0].value`), so it stays current after `pulumi refresh`.
+    `programmed_timeout_seconds`: `pulumi up` returns only once the controller has created
+    the proxies and their Service has an address. `address` is then read from the live
+    object (`status.addresses[0].value`), so it stays current after `pulumi refresh`.
+
+    Routes and policies are given this component: they attach to it, are checked against its
+    listeners, and wait for it (and, through it, for its class and the controller).
     """
 
     resource: kubernetes.apiextensions.CustomResource
     address: pulumi.Output[Optional[str]]
-    listener_ports: dict[str, int]
+    gateway_name: str
+    namespace: pulumi.Input[str]
+    listeners: Union[list[ListenerConfig], pulumi.Output[list[ListenerConfig]]]
+    listener_ports: Union[dict[str, int], pulumi.Output[dict[str, int]]]
 
-    def __init__(self, name: str, *, config: StackConfig, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        gateway_class: Union[GatewayClass, pulumi.Input[str]],
+        listeners: Sequence[Union[ListenerConfig, Mapping[str, Any]]],
+        certificates: Sequence[TlsCert] = (),
+        namespace: pulumi.Input[str] = "default",
+        annotations: Optional[Mapping[str, pulumi.Input[str]]] = None,
+        programmed_timeout_seconds: int = 600,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> None:
+        """Arguments (defaults in brackets):
+
+        - `name`: of the component and of the Gateway object.
+        - `gateway_class`: the GatewayClass component (created first), or the name of one
+          that exists already.
+        - `listeners`: one to 64, each `{"name", "protocol": "HTTP"|"HTTPS", "port", "hostname"?,
+          "tls"?: {"certificateRefs": [{"name", "namespace"?, "external"?}]}, "allowedRoutes"?}`
+          (camelCase, as Gateway API; values may be Outputs) or `ListenerConfig`s.
+        - `certificates` [()]: the TlsCerts the HTTPS listeners serve; created first. A
+          certificateRef naming none of them must say `external: true`.
+        - `namespace` ["default"]: an Input, e.g. a Namespace's `metadata.name`.
+        - `annotations` [{}]; `programmed_timeout_seconds` [600]: how long `pulumi up` waits
+          for the Gateway to be Programmed.
+        """
+        arguments = {
+            "namespace": namespace,
+            "className": gateway_class.class_name if isinstance(gateway_class, GatewayClass) else gateway_class,
+            "gateway": {
+                "name": name,
+                "listeners": list(listeners),
+                "annotations": dict(annotations or {}),
+                "programmedTimeoutSeconds": programmed_timeout_seconds,
+            },
+            "certificates": [{"settings": certificate.settings, "namespace": certificate.namespace} for certificate in certificates],
+        }
+
+        # The Gateway's own settings are known without its namespace and certificates (which
+        # may be Outputs): routes and policies read them, and stay plain when they are.
+        settings = when_known(
+            {"gateway": arguments["gateway"]},
+            lambda values: validate_model(GatewayConfig, values["gateway"], component="Gateway", name=name, arguments=ARGUMENTS),
+        )
+
+        def build(values: dict[str, Any]) -> dict[str, Any]:
+            gateway = validate_model(GatewayConfig, values["gateway"], component="Gateway", name=name, arguments=ARGUMENTS)
+            validate_value(DnsLabel, values["namespace"], component="Gateway", name=name, argument="namespace")
+            class_settings = GatewayClassConfig.model_construct(name=values["className"])
+            served = [item["settings"].model_copy(update={"namespace": item["namespace"]}) for item in values["certificates"]]
+            view = stack_view(values["namespace"], gateway=gateway, gateway_class=class_settings, certificates=served)
+            check_rules(view, "gateway", component="Gateway", name=name, arguments=ARGUMENTS)
+            return gateway_object(view)
+
+        manifest = when_known(arguments, build)
         super().__init__("api-gateway:components:Gateway", name, None, opts)
-        manifest = gateway_object(config)
-        self.listener_ports = {listener["name"]: listener["port"] for listener in manifest["spec"]["listeners"]}
-        self.resource = custom_resource(f"{name}-gateway", manifest, child_options(self, opts))
+        self.gateway_name = name
+        self.namespace = namespace
+        self.certificates = list(certificates)
+        self._controller_ready = controller_ready(gateway_class)
+        waits_for = [*self._controller_ready, *([gateway_class] if isinstance(gateway_class, GatewayClass) else []), *certificates]
+        self.listeners = part(settings, lambda gateway: list(gateway.listeners))
+        self.listener_ports = part(settings, lambda gateway: {item.name: item.port for item in gateway.listeners})
+        self.resource = custom_resource(
+            f"{name}-gateway", manifest, child_options(self, opts, depends_on=waits_for), api_version=GATEWAY_API_VERSION, kind="Gateway"
+        )
         live = _LiveGateway(
             f"{name}-gateway-status",
-            api_version=manifest["apiVersion"],
-            kind=manifest["kind"],
-            metadata=manifest["metadata"],
+            api_version=GATEWAY_API_VERSION,
+            kind="Gateway",
+            metadata={"name": name, "namespace": namespace},
             object_id=self.resource.id,
-            opts=child_options(self, opts, depends_on=[self.resource]),
+            opts=child_options(self, opts, depends_on=[*waits_for, self.resource]),
         )
         self.address = live.status.apply(first_address)
         self.register_outputs({"address": self.address})

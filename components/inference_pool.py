@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from .options import child_options, custom_resource
+from .envoy_gateway_controller import EnvoyGatewayController
+from .model_server import ModelServer
+from .options import child_options, controller_ready, custom_resource, field
+from .validation import ArgumentProblem, check_rules, part, stack_view, validate_model, validate_value, when_known
+from .weighted_route import WeightedRoute
 
 from gateway_config.inference import InferencePoolConfig
-from gateway_config.inference_manifests import endpoint_picker_objects, inference_pool_object
+from gateway_config.inference_manifests import INFERENCE_POOL_API_VERSION, endpoint_picker_objects, inference_pool_object
 from gateway_config.inference_wiring import (
     endpoint_override_traffic_policy,
     endpoint_picker_extension_policy,
     fail_open_patch_policy,
     pool_service,
+    pool_targets,
 )
-from gateway_config.models import StackConfig
+from gateway_config.fields import DnsLabel
+from gateway_config.models import GatewayConfig
+from gateway_config.policy_manifests import POLICY_API_VERSION
+from gateway_config.semantics import Problem
+
+# The model's keys -> where a message finds them.
+ARGUMENTS = {key: f"spec.{key}" for key in InferencePoolConfig.model_json_schema(by_alias=True)["properties"] if key != "name"}
 
 
 class InferencePool(pulumi.ComponentResource):
@@ -53,76 +64,145 @@ class InferencePool(pulumi.ComponentResource):
     extension_policy: Optional[kubernetes.apiextensions.CustomResource]
     traffic_policy: Optional[kubernetes.apiextensions.CustomResource]
     fail_open_policy: Optional[kubernetes.apiextensions.CustomResource]
+    settings: InferencePoolConfig
 
     def __init__(
         self,
         name: str,
         *,
-        config: StackConfig,
-        pool: InferencePoolConfig,
+        spec: Union[InferencePoolConfig, Mapping[str, Any]],
+        model_servers: Sequence[ModelServer] = (),
+        routes: Sequence[WeightedRoute] = (),
+        controller: Optional[EnvoyGatewayController] = None,
+        namespace: pulumi.Input[str] = "default",
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
-        super().__init__("api-gateway:components:InferencePool", name, None, opts)
-        namespace = config.namespace
-        child = child_options(self, opts)
-        epp = endpoint_picker_objects(pool, namespace)
+        """Arguments (defaults in brackets):
 
-        self.pool = custom_resource(f"{name}-inference-pool", inference_pool_object(pool, namespace), child)
+        - `name`: of the component, the pool and its Service (the EPP is `<name>-epp`).
+        - `spec`: camelCase as in a stack file: `selector` (the model servers' pod labels),
+          `targetPorts` [[8000]], `failureMode` ["FailClose"], `endpointPicker` (image, replicas,
+          resources, port [9002], scorer weights or a whole plugins config).
+        - `model_servers` [()]: the ModelServers it selects; its selector is checked against
+          them and the pool is created after them.
+        - `routes` [()]: the WeightedRoutes whose rules forward to it (`kind: InferencePool`);
+          its Envoy Gateway policies attach to them (and wait for them). None: no policies.
+        - `controller` [the routes']: the EnvoyGatewayController installed with
+          `inference_pool_crd=True` (and `envoy_patch_policies=True` for a FailOpen pool).
+        - `namespace` ["default"]: an Input, e.g. a Namespace's `metadata.name`.
+        """
+        data = spec.model_dump(by_alias=True, exclude_unset=True) if isinstance(spec, InferencePoolConfig) else dict(spec)
+        self.settings = pool = validate_model(InferencePoolConfig, {**data, "name": name}, component="InferencePool", name=name, arguments=ARGUMENTS)
+        gateway = routes[0].gateways[0] if routes else None
+        arguments = {
+            "namespace": namespace,
+            "servers": [server.settings for server in model_servers],
+            "routes": [route.settings for route in routes],
+            "gateway": None if gateway is None else {"name": gateway.gateway_name, "listeners": gateway.listeners},
+        }
+
+        def build(values: dict[str, Any]) -> dict[str, Any]:
+            validate_value(DnsLabel, values["namespace"], component="InferencePool", name=name, argument="namespace")
+            gateway_settings = None if values["gateway"] is None else GatewayConfig.model_construct(
+                name=values["gateway"]["name"], listeners=list(values["gateway"]["listeners"])
+            )
+            view = stack_view(
+                values["namespace"], gateway=gateway_settings, inference_pools=[pool], model_servers=values["servers"], routes=values["routes"]
+            )
+            check_rules(view, "inferencePools.0", component="InferencePool", name=name, arguments=ARGUMENTS)
+            unused = [route.name for route in values["routes"] if not any(target.name == route.name for target, _ in pool_targets(view, pool))]
+            if unused:
+                raise ArgumentProblem("InferencePool", name, [Problem("routes", f"route '{unused[0]}' has no rule forwarding to this pool; give only the routes that do")])
+            return {
+                "namespace": values["namespace"],
+                "epp": endpoint_picker_objects(pool, values["namespace"]),
+                "pool": inference_pool_object(pool, values["namespace"]),
+                "service": pool_service(pool, values["namespace"]),
+                "extension": endpoint_picker_extension_policy(view, pool),
+                "override": endpoint_override_traffic_policy(view, pool),
+                "patch": fail_open_patch_policy(view, pool),
+            }
+
+        built = when_known(arguments, build)
+        super().__init__("api-gateway:components:InferencePool", name, None, opts)
+        ready = controller_ready(controller, *routes)
+        waits_for = [*ready, *routes]
+        child = child_options(self, opts, depends_on=waits_for)
+
+        def piece(*keys: str) -> Any:
+            return field(built, *keys)
+
+        self.pool = custom_resource(
+            f"{name}-inference-pool", piece("pool"), child_options(self, opts, depends_on=[*waits_for, *model_servers]),
+            api_version=INFERENCE_POOL_API_VERSION, kind="InferencePool",
+        )
         service_account = kubernetes.core.v1.ServiceAccount(
-            f"{name}-epp-service-account", metadata=epp["service_account"]["metadata"], opts=child
+            f"{name}-epp-service-account", metadata=piece("epp", "service_account", "metadata"), opts=child
         )
         rbac: list[pulumi.Resource] = []
-        for manifest in epp["rbac"]:
-            rbac.append(self._rbac_object(name, pool.epp_name, manifest, child_options(self, opts, depends_on=[service_account])))
+        for index, manifest in enumerate(endpoint_picker_objects(pool, "default")["rbac"]):
+            rbac.append(
+                self._rbac_object(
+                    name, pool.epp_name, manifest, part(built, lambda result, at=index: result["epp"]["rbac"][at]),
+                    child_options(self, opts, depends_on=[*waits_for, service_account]),
+                )
+            )
         config_map = kubernetes.core.v1.ConfigMap(
-            f"{name}-epp-config-map", metadata=epp["config_map"]["metadata"], data=epp["config_map"]["data"], opts=child
+            f"{name}-epp-config-map", metadata=piece("epp", "config_map", "metadata"), data=piece("epp", "config_map", "data"), opts=child
         )
         self.epp_deployment = custom_resource(
-            f"{name}-epp-deployment", epp["deployment"], child_options(self, opts, depends_on=[service_account, config_map, *rbac])
+            f"{name}-epp-deployment", piece("epp", "deployment"),
+            child_options(self, opts, depends_on=[*waits_for, service_account, config_map, *rbac]),
+            api_version="apps/v1", kind="Deployment",
         )
         self.epp_service = kubernetes.core.v1.Service(
-            f"{name}-epp-service", metadata=epp["service"]["metadata"], spec=epp["service"]["spec"], opts=child
+            f"{name}-epp-service", metadata=piece("epp", "service", "metadata"), spec=piece("epp", "service", "spec"), opts=child
         )
-        backend = pool_service(pool, namespace)
         self.service = kubernetes.core.v1.Service(
-            f"{name}-service", metadata=backend["metadata"], spec=backend["spec"], opts=child
+            f"{name}-service", metadata=piece("service", "metadata"), spec=piece("service", "spec"), opts=child
         )
-        extension = endpoint_picker_extension_policy(config, pool)
-        override = endpoint_override_traffic_policy(config, pool)
-        self.extension_policy = (
-            custom_resource(f"{name}-envoy-extension-policy", extension, child_options(self, opts, depends_on=[self.epp_service]))
-            if extension is not None
-            else None
-        )
-        self.traffic_policy = (
-            custom_resource(f"{name}-backend-traffic-policy", override, child_options(self, opts, depends_on=[self.service]))
-            if override is not None
-            else None
-        )
-        patch = fail_open_patch_policy(config, pool)
-        self.fail_open_policy = (
-            custom_resource(f"{name}-envoy-patch-policy", patch, child_options(self, opts, depends_on=[self.extension_policy]))
-            if patch is not None and self.extension_policy is not None
-            else None
-        )
+        # Declared when routes use the pool (checked above: every route given does).
+        self.extension_policy = self.traffic_policy = self.fail_open_policy = None
+        if routes:
+            self.extension_policy = custom_resource(
+                f"{name}-envoy-extension-policy", piece("extension"),
+                child_options(self, opts, depends_on=[*waits_for, self.epp_service]),
+                api_version=POLICY_API_VERSION, kind="EnvoyExtensionPolicy",
+            )
+            self.traffic_policy = custom_resource(
+                f"{name}-backend-traffic-policy", piece("override"),
+                child_options(self, opts, depends_on=[*waits_for, self.service]),
+                api_version=POLICY_API_VERSION, kind="BackendTrafficPolicy",
+            )
+            if pool.failure_mode == "FailOpen":
+                self.fail_open_policy = custom_resource(
+                    f"{name}-envoy-patch-policy", piece("patch"),
+                    child_options(self, opts, depends_on=[*waits_for, self.extension_policy]),
+                    api_version=POLICY_API_VERSION, kind="EnvoyPatchPolicy",
+                )
         self.register_outputs(
             {
-                "endpointPicker": f"{namespace}/{pool.epp_name}:{pool.endpoint_picker.port}",
+                "endpointPicker": pulumi.Output.concat(pulumi.Output.from_input(namespace), f"/{pool.epp_name}:{pool.endpoint_picker.port}"),
                 "failureMode": pool.failure_mode,
-                "targets": [ref["name"] for ref in (extension or {}).get("spec", {}).get("targetRefs", [])],
+                "targets": [route.route_name for route in routes],
             }
         )
 
     @staticmethod
-    def _rbac_object(name: str, epp_name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions) -> pulumi.Resource:
-        # `<pool>-epp-sa` -> `<name>-epp-role-sa`, `<name>-epp-role-binding-sa`
-        suffix = manifest["metadata"]["name"].removeprefix(f"{epp_name}-")
-        if manifest["kind"] == "Role":
-            return kubernetes.rbac.v1.Role(f"{name}-epp-role-{suffix}", metadata=manifest["metadata"], rules=manifest["rules"], opts=opts)
+    def _rbac_object(
+        name: str, epp_name: str, shape: dict[str, Any], manifest: Any, opts: pulumi.ResourceOptions
+    ) -> pulumi.Resource:
+        # `<pool>-epp-sa` -> `<name>-epp-role-sa`, `<name>-epp-role-binding-sa`; the kind and
+        # name come from `shape` (the namespace does not change them), the rest from `manifest`.
+        suffix = shape["metadata"]["name"].removeprefix(f"{epp_name}-")
+        if shape["kind"] == "Role":
+            return kubernetes.rbac.v1.Role(
+                f"{name}-epp-role-{suffix}", metadata=field(manifest, "metadata"), rules=field(manifest, "rules"), opts=opts
+            )
         return kubernetes.rbac.v1.RoleBinding(
             f"{name}-epp-role-binding-{suffix}",
-            metadata=manifest["metadata"],
-            subjects=manifest["subjects"],
-            role_ref=manifest["roleRef"],
+            metadata=field(manifest, "metadata"),
+            subjects=field(manifest, "subjects"),
+            role_ref=field(manifest, "roleRef"),
             opts=opts,
         )

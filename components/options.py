@@ -1,8 +1,9 @@
-"""Shared by the components: options for their children, and custom resources from manifests."""
+"""Shared by the components: options for their children, custom resources from manifests, and
+the ordering one component passes on to those built on it."""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Iterable, Optional, Union
 
 import pulumi
 import pulumi_kubernetes as kubernetes
@@ -13,13 +14,14 @@ def child_options(
     opts: Optional[pulumi.ResourceOptions],
     *,
     protect: bool = False,
-    depends_on: Optional[list[pulumi.Resource]] = None,
+    depends_on: Optional[Iterable[pulumi.Resource]] = None,
 ) -> pulumi.ResourceOptions:
-    """Options for a child of `parent`: parented to it, and waiting for what `parent` waits for.
+    """Options for a child of `parent`: parented to it (so it inherits its provider), and
+    waiting for what `parent` was told to wait for.
 
     Pulumi does not pass a component's `depends_on` on to its children, so without this a
-    custom resource inside a component could be created before the CRDs and controller the
-    component was told to wait for.
+    custom resource inside a component could be created before what the component's own
+    `depends_on` names.
     """
     inherited = list(opts.depends_on) if opts is not None and isinstance(opts.depends_on, list) else []
     if opts is not None and isinstance(opts.depends_on, pulumi.Resource):
@@ -28,9 +30,19 @@ def child_options(
 
 
 def custom_resource(
-    name: str, manifest: dict, opts: pulumi.ResourceOptions
+    name: str,
+    manifest: Union[dict, pulumi.Output[dict]],
+    opts: pulumi.ResourceOptions,
+    *,
+    api_version: Optional[str] = None,
+    kind: Optional[str] = None,
 ) -> kubernetes.apiextensions.CustomResource:
     """A resource of the manifest's kind, declared from a manifest built in `gateway_config`.
+
+    `manifest` may be an Output (built once a component's Output arguments resolve): then
+    `api_version` and `kind` must be given, since they make the resource's type. Its metadata
+    and spec wait for that Output, so the resource is registered only once it was built (and
+    never, when building it failed).
 
     For CRD kinds, and for Deployments: the type token is `kubernetes:<apiVersion>:<kind>`
     either way, so the URN, the inputs and what the provider does are those of
@@ -39,6 +51,16 @@ def custom_resource(
     1.16 removed and this program never declared), which the SDK resolves per resource: about
     a quarter of a 300-route stack's evaluation time (benchmarks/README.md).
     """
+    if isinstance(manifest, pulumi.Output):
+        assert api_version is not None and kind is not None, "an Output manifest needs api_version and kind"
+        return kubernetes.apiextensions.CustomResource(
+            name,
+            api_version=api_version,
+            kind=kind,
+            metadata=manifest.apply(lambda built: built["metadata"]),
+            spec=manifest.apply(lambda built: built["spec"]),
+            opts=opts,
+        )
     return kubernetes.apiextensions.CustomResource(
         name,
         api_version=manifest["apiVersion"],
@@ -47,3 +69,28 @@ def custom_resource(
         spec=manifest["spec"],
         opts=opts,
     )
+
+
+def field(manifest: Union[dict, pulumi.Output[dict]], *keys: str) -> Any:
+    """`manifest[keys[0]][keys[1]]...`, inside the Output when the manifest is one."""
+
+    def get(built: dict) -> Any:
+        value: Any = built
+        for key in keys:
+            value = value[key]
+        return value
+
+    return manifest.apply(get) if isinstance(manifest, pulumi.Output) else get(manifest)
+
+
+def controller_ready(*components: Any) -> list[pulumi.Resource]:
+    """What the controller needs created before a custom resource of its kinds: the
+    `EnvoyGatewayController.ready` that the first of `components` (a controller, or any
+    component built on one) was given, passed from component to component, so a route built
+    on a Gateway waits for the CRDs and the controller without being told. Empty when none was
+    given (a controller another stack or the platform installed)."""
+    for component in components:
+        ready = getattr(component, "_controller_ready", None)
+        if ready:
+            return list(ready)
+    return []

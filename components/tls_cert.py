@@ -3,78 +3,158 @@
 from __future__ import annotations
 
 import base64
-from typing import Optional
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import pulumi
 import pulumi_kubernetes as kubernetes
 import pulumi_tls as tls
 
-from .options import child_options, custom_resource
+from .envoy_gateway_controller import EnvoyGatewayController
+from .options import child_options, controller_ready, custom_resource
+from .validation import check_rules, has_outputs, part, stack_view, validate_model, validate_value, when_known
 
 from gateway_config.manifests import (
     CA_ALLOWED_USES,
     SERVER_ALLOWED_USES,
     certificate_subject,
     private_key_settings,
+    REFERENCE_GRANT_API_VERSION,
     reference_grant_object,
 )
-from gateway_config.models import CertificateConfig, StackConfig
+from gateway_config.fields import DnsLabel
+from gateway_config.models import CertificateConfig, DistinguishedName, GatewayConfig
+
+# The model's keys -> this component's keyword arguments, for messages.
+ARGUMENTS = {
+    "secretName": "secret_name", "dnsNames": "dns_names", "keyAlgorithm": "key_algorithm", "rsaBits": "rsa_bits",
+    "ecdsaCurve": "ecdsa_curve", "validityHours": "validity_hours", "caValidityHours": "ca_validity_hours",
+    "earlyRenewalHours": "early_renewal_hours",
+}
 
 
 class TlsCert(pulumi.ComponentResource):
-    """A server certificate for `subject` / `dnsNames` and the CA `ca` that signed it, in a
+    """A server certificate for `subject` / `dns_names` and the CA `ca` that signed it, in a
     `kubernetes.io/tls` Secret, from one of two sources.
 
-    `source: generate` (the default) declares the seed's `openssl` steps with pulumi-tls: a
+    `source="generate"` (the default) declares the seed's `openssl` steps with pulumi-tls: a
     CA key and self-signed CA certificate, a server key and a certificate signed by that
-    CA, stored in a Secret it declares (`tls.crt`, `tls.key`). Defaults: RSA 2048, valid
-    8760 h (365 days), renewed by `pulumi up` once fewer than 720 h remain
-    (`earlyRenewalHours`). Private keys stay Pulumi secrets end to end. With `protect=True`
-    the CA cannot be deleted (or replaced) by accident, since every client trusts it.
+    CA, stored in a Secret it declares (`tls.crt`, `tls.key`). Private keys stay Pulumi
+    secrets end to end. With `protect=True` the CA cannot be deleted (or replaced) by
+    accident, since every client trusts it.
 
-    `source: existingSecret` declares no pulumi-tls resource and no Secret: it reads the
-    Secret `secretName`, which must already exist in the certificate's namespace (issued by
-    cert-manager or a security team) and hold `tls.crt`, `tls.key` and `ca.crt`. The
-    certificates are taken from it; the private key is left where it is.
+    `source="existingSecret"` declares no pulumi-tls resource and no Secret: it reads the
+    Secret `secret_name`, which must already exist in `namespace` (issued by cert-manager or a
+    security team) and hold `tls.crt`, `tls.key` and `ca.crt`. The certificates are taken
+    from it; the private key is left where it is.
 
-    Either way, when the Secret lives outside the Gateway's namespace a ReferenceGrant lets
-    the Gateway read it.
+    Either way, when the Gateway serving it lives in another namespace (`gateway_namespace`)
+    a ReferenceGrant lets that Gateway read the Secret. A Gateway given this component in
+    `certificates` waits for it.
     """
 
     ca_certificate_pem: pulumi.Output[str]
     certificate_pem: pulumi.Output[str]
     secret: kubernetes.core.v1.Secret
     reference_grant: Optional[kubernetes.apiextensions.CustomResource]
+    secret_name: str
+    namespace: pulumi.Input[str]
+    settings: CertificateConfig
 
     def __init__(
         self,
         name: str,
         *,
-        certificate: CertificateConfig,
-        config: StackConfig,
+        ca: Union[DistinguishedName, Mapping[str, Any]],
+        subject: Union[DistinguishedName, Mapping[str, Any]],
+        dns_names: pulumi.Input[Sequence[pulumi.Input[str]]] = (),
+        secret_name: Optional[str] = None,
+        namespace: pulumi.Input[str] = "default",
+        source: str = "generate",
+        key_algorithm: str = "RSA",
+        rsa_bits: int = 2048,
+        ecdsa_curve: str = "P256",
+        validity_hours: int = 8760,
+        ca_validity_hours: int = 8760,
+        early_renewal_hours: int = 720,
+        gateway_name: str = "eg",
+        gateway_namespace: Optional[pulumi.Input[str]] = None,
+        controller: Optional[EnvoyGatewayController] = None,
         protect: bool = False,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
+        """Arguments (defaults in brackets):
+
+        - `ca`, `subject`: distinguished names, `{"commonName", "organization"?, ...}`.
+        - `dns_names` [the subject's common name]: an Input; its hostnames may be Outputs.
+        - `secret_name` [`name`]: of the TLS Secret; `namespace` ["default"]: its namespace (an Input).
+        - `source` ["generate"] or "existingSecret".
+        - `key_algorithm` ["RSA"] ("ECDSA", "ED25519"), `rsa_bits` [2048], `ecdsa_curve` ["P256"].
+        - `validity_hours`, `ca_validity_hours` [8760, 365 days]; `early_renewal_hours` [720]:
+          `pulumi up` renews once fewer remain.
+        - `gateway_name` ["eg"], `gateway_namespace` [None: the Gateway is in `namespace`]:
+          the Gateway serving it, when in another namespace; a ReferenceGrant
+          `<gateway_name>-<secret_name>` then lets it read the Secret.
+        - `controller` [None]: the EnvoyGatewayController whose CRDs the ReferenceGrant waits for.
+        - `protect` [False]: protect the CA key and certificate.
+        """
+        secret_name = secret_name or name
+        arguments = {
+            "secretName": secret_name,
+            "source": source,
+            "ca": ca,
+            "subject": subject,
+            "keyAlgorithm": key_algorithm,
+            "rsaBits": rsa_bits,
+            "ecdsaCurve": ecdsa_curve,
+            "validityHours": validity_hours,
+            "caValidityHours": ca_validity_hours,
+            "earlyRenewalHours": early_renewal_hours,
+        }
+
+        def validate(values: dict[str, Any]) -> CertificateConfig:
+            settings = validate_model(CertificateConfig, values["settings"], component="TlsCert", name=name, arguments=ARGUMENTS)
+            check_rules(stack_view("default", certificates=[settings]), "certificates.0", component="TlsCert", name=name, arguments=ARGUMENTS)
+            for argument in ("namespace", "gateway_namespace"):
+                if values[argument] is not None:
+                    validate_value(DnsLabel, values[argument], component="TlsCert", name=name, argument=argument)
+            return settings
+
+        # Everything but the DNS names and namespaces is needed to declare the resources: known now.
+        known = {**arguments, "dnsNames": [] if has_outputs(dns_names) else list(dns_names)}
+        self.settings = validate({"settings": known, "namespace": None, "gateway_namespace": None})
+        checked = when_known(
+            {"settings": {**arguments, "dnsNames": dns_names if has_outputs(dns_names) else list(dns_names)}, "namespace": namespace, "gateway_namespace": gateway_namespace},
+            validate,
+        )
         super().__init__("api-gateway:components:TlsCert", name, None, opts)
+        self.secret_name = secret_name
+        self.namespace = namespace
         child = child_options(self, opts)
-        if certificate.source == "existingSecret":
-            self._read_existing_secret(name, certificate, config, child)
+        if self.settings.source == "existingSecret":
+            self._read_existing_secret(name, secret_name, checked, child)
         else:
-            self._generate(name, certificate, config, child, child_options(self, opts, protect=protect))
-        grant = reference_grant_object(config, certificate)
+            self._generate(name, checked, child, child_options(self, opts, protect=protect))
         self.reference_grant = None
-        if grant is not None:
-            self.reference_grant = custom_resource(f"{name}-reference-grant", grant, child)
-        self.register_outputs({"caCertificatePem": self.ca_certificate_pem, "secretName": certificate.secret_name})
+        if gateway_namespace is not None and gateway_namespace != namespace:
+            view = {"namespace": namespace, "gateway_namespace": gateway_namespace, "checked": checked}
+            grant = when_known(view, lambda values: _reference_grant(gateway_name, values))
+            self.reference_grant = custom_resource(
+                f"{name}-reference-grant",
+                grant,
+                child_options(self, opts, depends_on=controller_ready(controller)),
+                api_version=REFERENCE_GRANT_API_VERSION,
+                kind="ReferenceGrant",
+            )
+        self.register_outputs({"caCertificatePem": self.ca_certificate_pem, "secretName": secret_name})
 
     def _generate(
         self,
         name: str,
-        certificate: CertificateConfig,
-        config: StackConfig,
+        checked: Union[CertificateConfig, pulumi.Output[CertificateConfig]],
         child: pulumi.ResourceOptions,
         protected: pulumi.ResourceOptions,
     ) -> None:
+        certificate = self.settings
         key_settings = private_key_settings(certificate)
         key_arguments = {
             "algorithm": key_settings["algorithm"],
@@ -97,7 +177,7 @@ class TlsCert(pulumi.ComponentResource):
             f"{name}-certificate-request",
             private_key_pem=server_key.private_key_pem,
             subject=certificate_subject(certificate.subject),
-            dns_names=certificate.effective_dns_names,
+            dns_names=part(checked, lambda settings: settings.effective_dns_names),
             opts=child,
         )
         server_certificate = tls.LocallySignedCert(
@@ -112,7 +192,7 @@ class TlsCert(pulumi.ComponentResource):
         )
         self.secret = kubernetes.core.v1.Secret(
             f"{name}-secret",
-            metadata={"name": certificate.secret_name, "namespace": config.certificate_namespace(certificate)},
+            metadata={"name": certificate.secret_name, "namespace": self.namespace},
             type="kubernetes.io/tls",
             string_data={
                 "tls.crt": server_certificate.cert_pem,
@@ -126,26 +206,40 @@ class TlsCert(pulumi.ComponentResource):
         self.certificate_pem = server_certificate.cert_pem
 
     def _read_existing_secret(
-        self, name: str, certificate: CertificateConfig, config: StackConfig, child: pulumi.ResourceOptions
+        self, name: str, secret_name: str, checked: Any, child: pulumi.ResourceOptions
     ) -> None:
-        secret_id = f"{config.certificate_namespace(certificate)}/{certificate.secret_name}"
-        pulumi.log.info(
-            f"certificate {name}: read from the existing Secret {secret_id} (source: existingSecret), not generated",
-            resource=self,
-        )
+        # Read only once the namespace is known to be sound.
+        secret_id = pulumi.Output.all(checked, self.namespace).apply(lambda pair: f"{pair[1]}/{secret_name}")
+
+        def log(identifier: str) -> str:
+            pulumi.log.info(
+                f"certificate {name}: read from the existing Secret {identifier} (source: existingSecret), not generated",
+                resource=self,
+            )
+            return identifier
+
+        secret_id = secret_id.apply(log)
         self.secret = kubernetes.core.v1.Secret.get(f"{name}-secret", secret_id, opts=child)
         self.ca_certificate_pem = _certificate_from(self.secret, "ca.crt", name, secret_id)
         self.certificate_pem = _certificate_from(self.secret, "tls.crt", name, secret_id)
 
 
-def _certificate_from(secret: kubernetes.core.v1.Secret, key: str, name: str, secret_id: str) -> pulumi.Output[str]:
+def _reference_grant(gateway_name: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The ReferenceGrant letting Gateways of `gateway_namespace` read the Secret."""
+    certificate = values["checked"].model_copy(update={"namespace": values["namespace"]})
+    view = stack_view(values["gateway_namespace"], gateway=GatewayConfig.model_construct(name=gateway_name))
+    return reference_grant_object(view, certificate)
+
+
+def _certificate_from(secret: kubernetes.core.v1.Secret, key: str, name: str, secret_id: pulumi.Output[str]) -> pulumi.Output[str]:
     """The PEM certificate under `key` of a live Secret's `data`, decoded.
 
     The provider marks all of `data` secret, because `tls.key` is in it. A certificate is
     public (clients need the CA to trust the gateway), so it is unwrapped; the key is not read.
     """
 
-    def decode(data: Optional[dict[str, str]]) -> str:
+    def decode(pair: list[Any]) -> str:
+        data, secret_id = pair
         value = (data or {}).get(key)
         if not value:
             raise pulumi.RunError(
@@ -154,4 +248,4 @@ def _certificate_from(secret: kubernetes.core.v1.Secret, key: str, name: str, se
             )
         return base64.b64decode(value).decode()
 
-    return pulumi.Output.unsecret(secret.data.apply(decode))
+    return pulumi.Output.unsecret(pulumi.Output.all(secret.data, secret_id).apply(decode))

@@ -440,13 +440,13 @@ def from_existing_secret(config: dict[str, Any]) -> dict[str, Any]:
 def test_a_certificate_from_an_existing_secret_declares_nothing_and_reads_the_secret(raw_config) -> None:
     """GIVEN the dev certificate with source: existingSecret WHEN the program runs THEN no
     pulumi-tls resource and no Secret are declared, the Secret default/example-cert is read
-    (after the controller, like the rest), and the exported CA is its ca.crt."""
+    (at once: a Secret that exists needs no CRD or controller), and the exported CA is its ca.crt."""
     run = run_program("dev", from_existing_secret(raw_config("dev")))
     assert not [r.name for r in run.resources if r.type.startswith(TLS_TYPES_PREFIX)]
     assert not [r.name for r in run.of_type(SECRET) if not r.read]
     live = only(run, SECRET, "example-cert-secret")
     assert live.read
-    assert only(run, CHART, "envoy-gateway-chart").urn in live.dependencies
+    assert live.dependencies == []
     assert run.outputs["CA_CERT_PEM"] == "<read at deploy time: ca.crt of the existing Secret default/example-cert>"
     assert run.outputs["CA_CERTS"] == {"example-cert": run.outputs["CA_CERT_PEM"]}
     assert "Secret" not in {item["kind"] for item in kubernetes_objects(run)}
