@@ -125,7 +125,7 @@ def test_a_backend_that_cannot_start_is_reported_by_pulumi_up_and_never_ready(cl
             ready, _, _ = select.select([process.stdout], [], [], 1.0)
             if ready:
                 printed.append(process.stdout.readline())
-                if any("CrashLoopBackOff" in line and "never resolves" in line for line in printed):
+                if "CrashLoopBackOff" in "".join(printed) and "never resolves" in "".join(printed):
                     break
         # THEN it reports the pod's reason while waiting, instead of finishing (and a 404 later)
         output = "".join(printed)
