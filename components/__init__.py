@@ -47,6 +47,7 @@ from .grpc_route import GrpcRoute
 from .inference_pool import InferencePool
 from .model_server import ModelServer
 from .security_policy import SecurityPolicy
+from .shared_gateway import GatewayFromStack, RouteNamespaceAdmission, SharedGateway, shared_gateway_outputs
 from .tls_cert import TlsCert
 from .validation import ArgumentProblem
 from .weighted_route import WeightedRoute
@@ -67,6 +68,11 @@ __all__ = [
     "SecurityPolicy",
     "TlsCert",
     "WeightedRoute",
+    # a Gateway shared between stacks (platform and applications)
+    "GatewayFromStack",
+    "RouteNamespaceAdmission",
+    "SharedGateway",
+    "shared_gateway_outputs",
     # the error a bad argument stops the program with
     "ArgumentProblem",
     # argument models
