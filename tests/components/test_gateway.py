@@ -1,0 +1,54 @@
+"""Gateway: listeners checked with the stack file's rules, created after its class and certificates."""
+
+import pulumi
+
+from pulumi_envoy_gateway import Gateway, GatewayClass, TlsCert
+from tests.components.conftest import HTTP, declare, depends_on, named, names, namespace_output, one_line, refusal
+
+HTTPS = {"name": "https", "protocol": "HTTPS", "port": 443, "tls": {"certificateRefs": [{"name": "example-cert"}]}}
+
+
+def certificate(**arguments) -> TlsCert:
+    return TlsCert("example-cert", ca={"commonName": "example.com"}, subject={"commonName": "www.example.com"}, **arguments)
+
+
+def test_serves_its_certificates_and_waits_for_them_and_its_class() -> None:
+    # GIVEN a class, a certificate and a namespace from a Namespace resource
+    def program():
+        namespace = namespace_output()
+        Gateway("eg", gateway_class=GatewayClass("eg"), certificates=[certificate(namespace=namespace)],
+                namespace=namespace, listeners=[HTTP, HTTPS])
+
+    # WHEN the Gateway is declared THEN it has both listeners, waits for all three, and its address is read after it
+    run = declare(program)
+    gateway = named(run, "eg-gateway")
+    assert gateway.inputs["metadata"]["namespace"] == "apps"
+    assert [item["name"] for item in gateway.inputs["spec"]["listeners"]] == ["http", "https"]
+    assert {"eg-gateway-class", "example-cert-secret", "apps"} <= depends_on(run, "eg-gateway")
+    assert "eg-gateway" in depends_on(run, "eg-gateway-status")
+
+
+def test_a_listener_hostname_may_be_an_output() -> None:
+    listener = {**HTTP, "hostname": pulumi.Output.from_input("www.example.com")}
+    run = declare(lambda: Gateway("eg", gateway_class="eg", listeners=[listener]))
+    assert named(run, "eg-gateway").inputs["spec"]["listeners"][0]["hostname"] == "www.example.com"
+
+
+def test_an_https_listener_without_a_certificate_is_refused_and_nothing_is_declared() -> None:
+    failure = refusal(lambda: Gateway("eg", gateway_class="eg", listeners=[HTTP, {"name": "https", "protocol": "HTTPS", "port": 443}]))
+    assert one_line(failure).startswith("Gateway 'eg': listeners[1].tls: HTTPS listener 'https' has no certificate")
+    assert names(failure) == []
+
+
+def test_a_certificate_it_is_not_given_is_refused() -> None:
+    failure = refusal(lambda: Gateway("eg", gateway_class="eg", listeners=[HTTP, HTTPS]))
+    assert one_line(failure).startswith(
+        "Gateway 'eg': listeners[1].tls.certificateRefs[0].name: certificate 'default/example-cert' is not declared in 'certificates'"
+    )
+
+
+def test_a_hostname_output_that_resolves_bad_fails_before_the_gateway_is_created() -> None:
+    listener = {**HTTP, "hostname": pulumi.Output.from_input("Not a hostname")}
+    failure = refusal(lambda: Gateway("eg", gateway_class="eg", listeners=[listener]))
+    assert one_line(failure).startswith("Gateway 'eg': listeners[0].hostname: ")
+    assert "eg-gateway" not in names(failure) and "eg-gateway-status" not in names(failure)
