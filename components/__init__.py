@@ -48,6 +48,7 @@ from .inference_pool import InferencePool
 from .model_server import ModelServer
 from .security_policy import SecurityPolicy
 from .shared_gateway import GatewayFromStack, RouteNamespaceAdmission, SharedGateway, shared_gateway_outputs
+from .shared_gateway import GatewayFromStack, RouteNamespaceAdmission, SharedGateway, shared_gateway_outputs
 from .tls_cert import TlsCert
 from .validation import ArgumentProblem
 from .weighted_route import WeightedRoute
@@ -69,6 +70,11 @@ __all__ = [
     "TlsCert",
     "WeightedRoute",
     # a Gateway shared between stacks (platform and applications)
+    "GatewayFromStack",
+    "RouteNamespaceAdmission",
+    "SharedGateway",
+    "shared_gateway_outputs",
+    # a Gateway one stack owns and other stacks' routes attach to (shared_gateway.py)
     "GatewayFromStack",
     "RouteNamespaceAdmission",
     "SharedGateway",
