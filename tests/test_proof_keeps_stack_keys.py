@@ -10,10 +10,10 @@ from __future__ import annotations
 import copy
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -29,6 +29,13 @@ from tests.conftest import REPOSITORY_ROOT, stack_raw_config
 
 STACK_KEY_ID = "stack-own-key"
 LOCAL_START_SECONDS = 240
+
+
+def collect_lines(process: subprocess.Popen, lines: list[str]) -> None:
+    """Append the process's output lines to `lines` as they come (on a thread of its own)."""
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line)
 
 
 def stack_with_inline_jwt(signer: JwtSigner) -> dict[str, Any]:
@@ -88,20 +95,16 @@ def test_a_token_signed_with_the_stacks_own_inline_key_gets_200_from_gatestack_l
     process = subprocess.Popen(
         [sys.executable, "-m", "gatestack", "local", "--config", str(stack_file)],
         cwd=REPOSITORY_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
-        assert process.stdout is not None
-        port, output, deadline = None, [], time.monotonic() + LOCAL_START_SECONDS
-        while time.monotonic() < deadline and process.poll() is None:
-            ready, _, _ = select.select([process.stdout], [], [], 1.0)
-            if not ready:
-                continue
-            line = process.stdout.readline()
-            output.append(line)
-            if "Host: partner.example.com" in line and "http://127.0.0.1:" in line:
-                port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
-            if "Ctrl-C to stop." in line:
-                break
+        output: list[str] = []
+        threading.Thread(target=collect_lines, args=(process, output), daemon=True).start()
+        deadline = time.monotonic() + LOCAL_START_SECONDS
+        while time.monotonic() < deadline and process.poll() is None and not any("Ctrl-C to stop." in line for line in output):
+            time.sleep(0.2)
+        lines = [line for line in list(output) if "Host: partner.example.com" in line and "http://127.0.0.1:" in line]
+        port = int(lines[0].split("http://127.0.0.1:")[1].split("/")[0]) if lines else None
         assert port is not None, "".join(output)
         # THEN a token signed with the stack's own key gets 200, an unknown key's 401
         assert _request(port, stack_signer.token()) == 200

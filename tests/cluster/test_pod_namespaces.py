@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -36,6 +36,13 @@ from tests.cluster.test_real_engine import verify
 CONTROLLER_HELD_PORTS = [8080, 8081, 9443, 18000, 19001]
 FAULT_IMAGE = "registry.gatestack.invalid/echo:v1"
 REPORT_TIMEOUT_SECONDS = 240
+
+
+def collect_lines(process: subprocess.Popen, lines: list[str]) -> None:
+    """Append the process's output lines to `lines` as they come (on a thread of its own)."""
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line)
 
 
 def small_stack(namespace: str, listener_port: int, backends: list[dict]) -> dict:
@@ -119,14 +126,13 @@ def test_a_backend_that_cannot_start_is_reported_by_pulumi_up_and_never_ready(cl
                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, start_new_session=True)
     printed: list[str] = []
     try:
-        assert process.stdout is not None
+        threading.Thread(target=collect_lines, args=(process, printed), daemon=True).start()
         deadline = time.monotonic() + REPORT_TIMEOUT_SECONDS
         while time.monotonic() < deadline and process.poll() is None:
-            ready, _, _ = select.select([process.stdout], [], [], 1.0)
-            if ready:
-                printed.append(process.stdout.readline())
-                if "CrashLoopBackOff" in "".join(printed) and "never resolves" in "".join(printed):
-                    break
+            text = "".join(list(printed))
+            if "CrashLoopBackOff" in text and "never resolves" in text:
+                break
+            time.sleep(0.5)
         # THEN it reports the pod's reason while waiting, instead of finishing (and a 404 later)
         output = "".join(printed)
         assert "CrashLoopBackOff" in output and "registry.gatestack.invalid" in output, output
