@@ -9,7 +9,7 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 
 from .options import child_options, controller_ready, custom_resource
-from .policy_attachment import Target, policy_data, policy_view, spec_arguments, target_arguments, view_arguments, waits_for
+from .policy_attachment import Target, policy_data, policy_view, spec_arguments, target_arguments, targets_and_gateway, view_arguments
 from .validation import check_rules, validate_model, validate_value, when_known
 
 from gateway_config.fields import DnsLabel
@@ -64,7 +64,7 @@ class BackendTrafficPolicy(pulumi.ComponentResource):
         self.resource = custom_resource(
             f"{name}-backend-traffic-policy",
             manifest,
-            child_options(self, opts, depends_on=[*controller_ready(*components), *waits_for(components)]),
+            child_options(self, opts, depends_on=[*controller_ready(*components), *targets_and_gateway(components)]),
             api_version=POLICY_API_VERSION,
             kind="BackendTrafficPolicy",
         )

@@ -7,7 +7,7 @@ from typing import Any, Mapping, Optional, Union
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from .options import child_options, custom_resource, field
+from .options import child_options, custom_resource
 from .validation import check_rules, stack_view, validate_model, validate_value, when_known
 
 from gateway_config.fields import DnsLabel

@@ -40,7 +40,7 @@ def the_gateway(targets: list[Any]) -> Gateway:
     return next((item for item in targets if isinstance(item, Gateway)), None) or targets[0].gateways[0]
 
 
-def waits_for(targets: list[Any]) -> list[Any]:
+def targets_and_gateway(targets: list[Any]) -> list[Any]:
     """What a policy waits for: its targets, and the Gateway whose listeners it was checked
     against (a route's, when it targets routes only)."""
     gateway = the_gateway(targets)

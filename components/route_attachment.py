@@ -3,9 +3,7 @@ and the view of them that the stack file's route rules check."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence, Union
-
-import pulumi
+from typing import Any, Sequence, Union
 
 from .echo_backend import EchoBackend
 from .gateway import Gateway
@@ -59,17 +57,20 @@ def check_against_gateways(
     for gateway in gateways:
         own = (gateway["name"], gateway["namespace"])
 
-        def elsewhere(ref: ParentRef) -> bool:
-            return (ref.name, ref.namespace or namespace) != own
+        def viewed_ref(ref: ParentRef) -> ParentRef:
+            # In this Gateway's view the route is in the Gateway's namespace (the rules compare a
+            # parentRef's namespace with the stack's), and the route's other Gateways are elsewhere.
+            if ref.external:
+                return ref
+            if (ref.name, ref.namespace or namespace) == own:
+                return ref.model_copy(update={"namespace": None})
+            return ref.model_copy(update={"external": True})
 
-        refs = [ref.model_copy(update={"external": True}) if elsewhere(ref) and not ref.external else ref for ref in route.parent_refs]
-        viewed = route.model_copy(update={"parent_refs": refs})
-        # The rules compare a parentRef's namespace with the stack's: in the view, that is the Gateway's.
+        viewed = route.model_copy(update={"parent_refs": [viewed_ref(ref) for ref in route.parent_refs]})
         config = GatewayConfig.model_construct(name=gateway["name"], listeners=list(gateway["listeners"]))
-        view_namespace = gateway["namespace"] if gateway["namespace"] == namespace else namespace
         key = "routes" if section.startswith("routes") else "grpc_routes"
         check_rules(
-            stack_view(view_namespace, gateway=config, **{key: [viewed]}, **sections),
+            stack_view(namespace, gateway=config, **{key: [viewed]}, **sections),
             section,
             component=component,
             name=name,

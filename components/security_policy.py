@@ -10,8 +10,7 @@ import pulumi_kubernetes as kubernetes
 from pydantic import SecretStr
 
 from .options import child_options, controller_ready, custom_resource
-from .policy_attachment import Target, policy_data, policy_view, spec_arguments, target_arguments, view_arguments
-from .policy_attachment import waits_for as targets_and_gateway
+from .policy_attachment import Target, policy_data, policy_view, spec_arguments, target_arguments, targets_and_gateway, view_arguments
 from .validation import check_rules, has_outputs, validate_model, validate_value, when_known
 
 from gateway_config.fields import DnsLabel

@@ -21,7 +21,7 @@ value fails the update before any of them is created.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Iterable, Mapping, Optional, TypeVar, Union
+from typing import Any, Callable, Mapping, Optional, TypeVar, Union
 
 import pulumi
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
@@ -112,12 +112,6 @@ def check_rules(
 def stack_view(namespace: str, gateway: Optional[GatewayConfig] = None, **sections: Any) -> StackConfig:
     """A `StackConfig` holding only the given, already validated parts (not validated again)."""
     return StackConfig.model_construct(namespace=namespace, gateway=gateway or _NO_GATEWAY, **sections)
-
-
-def section_arguments(model: type[BaseModel], renamed: Iterable[str] = ()) -> dict[str, str]:
-    """A model's camelCase keys -> the snake_case keyword arguments that carry them."""
-    names = set(renamed)
-    return {info.alias or key: key for key, info in model.model_fields.items() if not names or key in names}
 
 
 # --- known now, or once Outputs resolve ---------------------------------------------------------

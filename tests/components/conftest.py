@@ -3,6 +3,8 @@ and see what they declared: the components on their own, from typed arguments.""
 
 from __future__ import annotations
 
+import gc
+import logging
 from typing import Any, Callable
 
 import pulumi
@@ -30,9 +32,25 @@ def declare(program: Callable[[], Any]) -> ProgramRun:
     try:
         _sync_await(run_pulumi_func(program))
     except pulumi.RunError as error:
+        _forget_failed_outputs()
         raise ProgramFailed(str(error), monitor.declared) from None
     outputs = {key: _sync_await(pulumi.Output.from_input(value).future()) for key, value in root.outputs.items()}
     return ProgramRun(resources=monitor.declared, outputs=outputs)
+
+
+def _forget_failed_outputs() -> None:
+    """Collect now, quietly, the futures of the Outputs a failed program left (each holds the
+    error; asyncio logs "exception was never retrieved" when one is collected). Collected later
+    they would be finalized wherever the garbage collector runs, e.g. inside the `ast.parse` of
+    a module pytest imports later, which this CPython (3.11.7) can fail with "SystemError: AST
+    constructor recursion depth mismatch" (seen here; pytest-dev/pytest#10763, python/cpython#106905)."""
+    settings.SETTINGS.outputs.clear()
+    asyncio_log = logging.getLogger("asyncio")
+    disabled, asyncio_log.disabled = asyncio_log.disabled, True
+    try:
+        gc.collect()
+    finally:
+        asyncio_log.disabled = disabled
 
 
 def refusal(program: Callable[[], Any]) -> ProgramFailed:
