@@ -116,7 +116,8 @@ class ClusterLayout:
 
 
 def is_cluster_address(address: str) -> bool:
-    """True for the addresses that exist only inside the cluster's namespace (pods, load balancers, node)."""
+    """True for the addresses that exist only inside the namespaces the cluster made (pods, load
+    balancers, the node, the pods' bridge)."""
     ip = ipaddress.ip_address(address)
     return (
         ip in ipaddress.ip_network(POD_CIDR)
