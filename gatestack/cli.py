@@ -252,3 +252,8 @@ _register_cluster_commands(app, load_stack=_stack, step=_step)
 
 def main() -> None:
     app()
+
+
+# The click command behind the typer app: what the documentation's CLI reference (mkdocs-click)
+# reads, so the reference is the commands' own help.
+click_command = typer.main.get_command(app)

@@ -19,6 +19,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic.json_schema import GenerateJsonSchema, NoDefault
+from pydantic_core import core_schema
+
 from gateway_config.loader import PROJECT_NAME, STACKS_DIRECTORY
 from gateway_config.models import StackConfig
 
@@ -36,6 +39,17 @@ _SECURE_VALUE = {
 }
 
 
+class _WithFactoryDefaults(GenerateJsonSchema):
+    """Pydantic's generator, also stating the defaults that `default_factory` makes (`{}`,
+    `[]`, a section's own defaults): an editor shows them, and so does the reference."""
+
+    def get_default_value(self, schema: core_schema.WithDefaultSchema) -> Any:
+        factory = schema.get("default_factory")
+        if factory is not None and not schema.get("default_factory_takes_data"):
+            return factory()
+        return super().get_default_value(schema)
+
+
 def _allow_secure_strings(schema: dict[str, Any]) -> dict[str, Any]:
     """`schema` with every string leaf also accepting a `secure:` value (credentials are secrets)."""
     if schema.get("type") == "string":
@@ -49,7 +63,7 @@ def _allow_secure_strings(schema: dict[str, Any]) -> dict[str, Any]:
 
 def stack_file_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a whole `Pulumi.<stack>.yaml`."""
-    model = StackConfig.model_json_schema(by_alias=True)
+    model = StackConfig.model_json_schema(by_alias=True, schema_generator=_WithFactoryDefaults)
     definitions = {"SecureValue": _SECURE_VALUE, **model.pop("$defs", {})}
     properties = {f"{PROJECT_NAME}:{key}": value for key, value in model["properties"].items()}
     credentials_key = f"{PROJECT_NAME}:credentials"

@@ -276,7 +276,8 @@ def render(version: str = DEFAULT_ENVOY_GATEWAY_VERSION) -> str:
         "",
         "| field | constraint | program's check | test |",
         "|---|---|---|---|",
-        *(f"| `{cell(e.field)}` | {cell(e.constraint)} | {cell(e.check)} | `{cell(e.test)}` |" for e in entries(version)),
+        # Constraints are code (``...``): they hold regular expressions, which Markdown would read as links.
+        *(f"| `{cell(e.field)}` | ``{cell(e.constraint)}`` | {cell(e.check)} | `{cell(e.test)}` |" for e in entries(version)),
         "",
         "## Envoy Gateway status conditions (and the API server's one object per name)",
         "",
