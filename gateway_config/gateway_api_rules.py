@@ -15,7 +15,7 @@ from typing import Iterator
 
 from gateway_config.fields import duration_milliseconds
 from gateway_config.models import ListenerConfig, RouteConfig, StackConfig
-from gateway_config.semantics import Problem
+from gateway_config.problems import Problem
 
 
 MAX_NAME_LENGTH = 253

@@ -5,29 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway_config.manifests import GATEWAY_API_VERSION, _header_modifier, _metadata
+from gateway_config.kubernetes_objects import GATEWAY_API_VERSION, object_metadata
+from gateway_config.manifests import header_modifier_object, request_mirror_object
 from gateway_config.models import GrpcRouteConfig, GrpcRouteFilter, GrpcRouteRule, StackConfig
 
 
 def _grpc_filter(route_filter: GrpcRouteFilter, ports: dict[str, int]) -> dict[str, Any]:
     result: dict[str, Any] = {"type": route_filter.type}
     if route_filter.request_header_modifier is not None:
-        result["requestHeaderModifier"] = _header_modifier(route_filter.request_header_modifier)
+        result["requestHeaderModifier"] = header_modifier_object(route_filter.request_header_modifier)
     if route_filter.response_header_modifier is not None:
-        result["responseHeaderModifier"] = _header_modifier(route_filter.response_header_modifier)
+        result["responseHeaderModifier"] = header_modifier_object(route_filter.response_header_modifier)
     if route_filter.request_mirror is not None:
-        mirror = route_filter.request_mirror
-        ref = mirror.backend_ref
-        port = ref.port if ref.port is not None else ports.get(ref.name)
-        block: dict[str, Any] = {"backendRef": {
-            "group": "", "kind": "Service", "name": ref.name,
-            **({"namespace": ref.namespace} if ref.namespace else {}), **({"port": port} if port is not None else {}),
-        }}
-        if mirror.percent is not None:
-            block["percent"] = mirror.percent
-        if mirror.fraction is not None:
-            block["fraction"] = {"numerator": mirror.fraction.numerator, "denominator": mirror.fraction.denominator}
-        result["requestMirror"] = block
+        result["requestMirror"] = request_mirror_object(route_filter.request_mirror, ports)
     return result
 
 
@@ -74,4 +64,4 @@ def grpc_route_object(config: StackConfig, route: GrpcRouteConfig) -> dict[str, 
     if route.hostnames:
         spec["hostnames"] = list(route.hostnames)
     spec["rules"] = [_grpc_rule(config, rule) for rule in route.rules]
-    return {"apiVersion": GATEWAY_API_VERSION, "kind": "GRPCRoute", "metadata": _metadata(route.name, config.namespace), "spec": spec}
+    return {"apiVersion": GATEWAY_API_VERSION, "kind": "GRPCRoute", "metadata": object_metadata(route.name, config.namespace), "spec": spec}

@@ -7,7 +7,8 @@ from collections import Counter
 from typing import Iterator
 
 from gateway_config.models import GrpcRouteConfig, StackConfig
-from gateway_config.semantics import Problem, _parent_ref_problems
+from gateway_config.problems import Problem
+from gateway_config.route_semantics import parent_ref_problems
 
 _BLOCKS = {"RequestHeaderModifier": "requestHeaderModifier", "ResponseHeaderModifier": "responseHeaderModifier", "RequestMirror": "requestMirror"}
 
@@ -19,7 +20,7 @@ def grpc_route_problems(config: StackConfig) -> Iterator[Problem]:
         where = f"grpcRoutes.{index}"
         if names[route.name] > 1:
             yield Problem(f"{where}.name", f"GRPCRoute '{route.name}' is declared more than once; route names must be unique")
-        yield from _parent_ref_problems(config, route, where)
+        yield from parent_ref_problems(config, route, where)
         rule_names = Counter(rule.name for rule in route.rules if rule.name)
         for rule_index, rule in enumerate(route.rules):
             rule_where = f"{where}.rules.{rule_index}"

@@ -36,6 +36,14 @@ DEFAULT_VLLM_IMAGE = "vllm/vllm-openai:v0.11.0"
 # The inferencepool chart truncates a release name to 40 characters before adding `-epp`.
 MAX_POOL_NAME_LENGTH = 40
 
+# The API group of InferencePool: a route's backendRef names it as `group` with `kind: InferencePool`.
+INFERENCE_GROUP = "inference.networking.k8s.io"
+# Model-server pods: labelled so a pool's Service and the local cluster's node agent find them.
+MODEL_SERVER_NAME_LABEL = "app.kubernetes.io/name"
+MODEL_SERVER_COMPONENT_LABEL = "app.kubernetes.io/component"
+MODEL_SERVER_COMPONENT = "model-server"
+RESERVED_MODEL_SERVER_LABELS = (MODEL_SERVER_NAME_LABEL, MODEL_SERVER_COMPONENT_LABEL)
+
 # Kubernetes' DNS-1035 label: Service names (a pool names a Service, and so does its EPP).
 _DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 # A label key: an optional DNS-subdomain prefix and '/', then a name of at most 63 characters.
@@ -100,7 +108,8 @@ class ModelServerConfig(ConfigModel):
     (`POST /v1/completions`, `GET /v1/models`, Prometheus `/metrics` with vLLM's names) on `port`.
 
     Defaults: the pinned vLLM image, 1 replica, port 8000, one GPU (`nvidia.com/gpu`), the pod
-    labels `app: <name>` plus `labels` (what a pool's `selector` matches).
+    labels `app.kubernetes.io/name: <name>` and `app.kubernetes.io/component: model-server`
+    plus `labels` (what a pool's `selector` matches).
     """
 
     name: ModelServerName
@@ -113,9 +122,6 @@ class ModelServerConfig(ConfigModel):
     resources: Optional[ResourceRequirements] = None
     args: list[str] = Field(default_factory=list, max_length=64)
 
-    @property
-    def pod_labels(self) -> dict[str, str]:
-        return {"app": self.name, **self.labels}
 
 
 class TargetPort(ConfigModel):
@@ -185,3 +191,28 @@ class InferencePoolConfig(ConfigModel):
     @property
     def port_numbers(self) -> list[int]:
         return [port.number for port in self.target_ports]
+
+
+def model_server_pod_labels(server: ModelServerConfig) -> dict[str, str]:
+    """The labels of a model server's pods: its name and component (reserved), then its own `labels`."""
+    return {
+        MODEL_SERVER_NAME_LABEL: server.name,
+        MODEL_SERVER_COMPONENT_LABEL: MODEL_SERVER_COMPONENT,
+        **server.labels,
+    }
+
+
+# Names of the Envoy Gateway policies the stack declares for a pool (`inference_wiring.py`); the
+# rules refuse a stack policy of the same name.
+
+
+def extension_policy_name(pool: InferencePoolConfig) -> str:
+    return f"{pool.name}-endpoint-picker"
+
+
+def traffic_policy_name(pool: InferencePoolConfig) -> str:
+    return f"{pool.name}-endpoint-override"
+
+
+def fail_open_patch_policy_name(pool: InferencePoolConfig) -> str:
+    return f"{pool.name}-fail-open"

@@ -25,10 +25,19 @@ from typing import Any
 
 import yaml
 
-from gateway_config.inference import InferencePoolConfig, ModelServerConfig
-from gateway_config.manifests import resources_dict
+# The model-server labels and INFERENCE_GROUP live with the models (the rules read them too); the
+# local cluster's node agent and the tests import them from here as well.
+from gateway_config.inference import (
+    INFERENCE_GROUP,
+    MODEL_SERVER_COMPONENT,
+    MODEL_SERVER_COMPONENT_LABEL,
+    MODEL_SERVER_NAME_LABEL,
+    InferencePoolConfig,
+    ModelServerConfig,
+    model_server_pod_labels,
+)
+from gateway_config.kubernetes_objects import object_metadata, resources_dict
 
-INFERENCE_GROUP = "inference.networking.k8s.io"
 INFERENCE_POOL_API_VERSION = f"{INFERENCE_GROUP}/v1"
 INFERENCE_EXTENSION_VERSION = "v1.5.0"
 
@@ -44,13 +53,8 @@ EPP_CONFIG_FILE = "default-plugins.yaml"
 # What the chart's EPP pods wait for before the old one stops (mirrors the model servers' drain).
 TERMINATION_GRACE_SECONDS = 130
 
-# Model-server pods: labelled so a pool's Service and the local cluster's node agent find them.
-MODEL_SERVER_NAME_LABEL = "app.kubernetes.io/name"
-MODEL_SERVER_COMPONENT_LABEL = "app.kubernetes.io/component"
-MODEL_SERVER_COMPONENT = "model-server"
 MODEL_SERVER_CONTAINER = "vllm"
 GPU_RESOURCE = "nvidia.com/gpu"
-RESERVED_MODEL_SERVER_LABELS = (MODEL_SERVER_NAME_LABEL, MODEL_SERVER_COMPONENT_LABEL)
 # The InferencePool CRD of the release, copied unchanged from the module
 # (sigs.k8s.io/gateway-api-inference-extension v1.5.0, config/crd/bases); a test keeps it identical.
 INFERENCE_POOL_CRD_FILE = Path(__file__).resolve().parent / "crds" / "inference.networking.k8s.io_inferencepools.yaml"
@@ -61,22 +65,7 @@ def inference_pool_crd() -> dict[str, Any]:
     return yaml.safe_load(INFERENCE_POOL_CRD_FILE.read_text())
 
 
-def object_metadata(name: str, namespace: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
-    metadata: dict[str, Any] = {"name": name, "namespace": namespace}
-    if labels:
-        metadata["labels"] = dict(labels)
-    return metadata
-
-
 # --- model servers ------------------------------------------------------------------------
-
-
-def model_server_pod_labels(server: ModelServerConfig) -> dict[str, str]:
-    return {
-        MODEL_SERVER_NAME_LABEL: server.name,
-        MODEL_SERVER_COMPONENT_LABEL: MODEL_SERVER_COMPONENT,
-        **server.labels,
-    }
 
 
 def model_server_deployment(server: ModelServerConfig, namespace: str) -> dict[str, Any]:
@@ -106,7 +95,7 @@ def model_server_deployment(server: ModelServerConfig, namespace: str) -> dict[s
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": object_metadata(server.name, namespace, {MODEL_SERVER_NAME_LABEL: server.name}),
+        "metadata": object_metadata(server.name, namespace, labels={MODEL_SERVER_NAME_LABEL: server.name}),
         "spec": {
             "replicas": server.replicas,
             "selector": {"matchLabels": {MODEL_SERVER_NAME_LABEL: server.name}},
@@ -215,7 +204,7 @@ def endpoint_picker_deployment(pool: InferencePoolConfig, namespace: str) -> dic
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": object_metadata(pool.epp_name, namespace, {**_epp_labels(pool), EPP_MODE_LABEL: "inferencepool"}),
+        "metadata": object_metadata(pool.epp_name, namespace, labels={**_epp_labels(pool), EPP_MODE_LABEL: "inferencepool"}),
         "spec": {
             "replicas": picker.replicas,
             # A single active replica keeps the prefix-cache scorer's state whole (the chart's reason).
@@ -235,7 +224,7 @@ def endpoint_picker_deployment(pool: InferencePoolConfig, namespace: str) -> dic
 
 
 def _role(name: str, namespace: str, labels: dict[str, str], rules: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": object_metadata(name, namespace, labels), "rules": rules}
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": object_metadata(name, namespace, labels=labels), "rules": rules}
 
 
 def _role_binding(name: str, namespace: str, role: str, service_account: str) -> dict[str, Any]:
@@ -292,7 +281,7 @@ def inference_pool_object(pool: InferencePoolConfig, namespace: str) -> dict[str
     return {
         "apiVersion": INFERENCE_POOL_API_VERSION,
         "kind": "InferencePool",
-        "metadata": object_metadata(pool.name, namespace, _epp_labels(pool)),
+        "metadata": object_metadata(pool.name, namespace, labels=_epp_labels(pool)),
         "spec": {
             "targetPorts": [{"number": number} for number in pool.port_numbers],
             "appProtocol": pool.app_protocol,
@@ -310,7 +299,7 @@ def endpoint_picker_objects(pool: InferencePoolConfig, namespace: str) -> dict[s
     """ServiceAccount, RBAC, ConfigMap, Deployment and Service of the pool's EPP."""
     name = pool.epp_name
     return {
-        "service_account": {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": object_metadata(name, namespace, _epp_labels(pool))},
+        "service_account": {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": object_metadata(name, namespace, labels=_epp_labels(pool))},
         "rbac": endpoint_picker_rbac(pool, namespace),
         "config_map": {
             "apiVersion": "v1",
@@ -322,7 +311,7 @@ def endpoint_picker_objects(pool: InferencePoolConfig, namespace: str) -> dict[s
         "service": {
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": object_metadata(name, namespace, _epp_labels(pool)),
+            "metadata": object_metadata(name, namespace, labels=_epp_labels(pool)),
             "spec": {
                 "selector": {EPP_SELECTOR_LABEL: name},
                 "ports": [

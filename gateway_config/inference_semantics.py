@@ -9,25 +9,22 @@ collide with the Services and Deployments the stack already declares.
 
 from __future__ import annotations
 
-from collections import Counter
-from typing import Iterable, Iterator
+from typing import Iterator
 
 import yaml
 
 from gateway_config.fields import image_tag
-from gateway_config.inference import InferencePoolConfig, ModelServerConfig
-from gateway_config.inference_manifests import INFERENCE_GROUP, RESERVED_MODEL_SERVER_LABELS, model_server_pod_labels
-from gateway_config.inference_wiring import extension_policy_name, pool_targets, traffic_policy_name
-from gateway_config.models import StackConfig
-from gateway_config.semantics import Problem
-
-
-def _path(*parts: object) -> str:
-    return ".".join(str(part) for part in parts)
-
-
-def _duplicates(values: Iterable[str]) -> set[str]:
-    return {value for value, count in Counter(values).items() if count > 1}
+from gateway_config.inference import (
+    INFERENCE_GROUP,
+    RESERVED_MODEL_SERVER_LABELS,
+    InferencePoolConfig,
+    ModelServerConfig,
+    extension_policy_name,
+    model_server_pod_labels,
+    traffic_policy_name,
+)
+from gateway_config.models import BackendRef, RouteConfig, RouteRule, StackConfig
+from gateway_config.problems import Problem, dotted_path, repeated_values
 
 
 def inference_problems(config: StackConfig) -> list[Problem]:
@@ -41,6 +38,26 @@ def inference_problems(config: StackConfig) -> list[Problem]:
     ]
 
 
+def rule_pool(rule: RouteRule) -> BackendRef | None:
+    """The InferencePool a rule forwards to (its only backendRef), or None."""
+    return next((ref for ref in rule.backend_refs if ref.kind == "InferencePool"), None)
+
+
+def pool_targets(config: StackConfig, pool: InferencePoolConfig) -> list[tuple[RouteConfig, str | None]]:
+    """The routes (and rules, by name) that forward to `pool`: what its policies attach to. A
+    route whose every rule forwards to the pool is targeted whole; otherwise each such rule by name."""
+    targets: list[tuple[RouteConfig, str | None]] = []
+    for route in config.routes:
+        using = [rule for rule in route.rules if (ref := rule_pool(rule)) is not None and ref.name == pool.name]
+        if not using:
+            continue
+        if len(using) == len(route.rules):
+            targets.append((route, None))
+        else:
+            targets.extend((route, rule.name) for rule in using)
+    return targets
+
+
 def selected_servers(config: StackConfig, pool: InferencePoolConfig) -> list[ModelServerConfig]:
     """The declared model servers whose pods the pool's selector matches."""
     return [
@@ -52,61 +69,61 @@ def selected_servers(config: StackConfig, pool: InferencePoolConfig) -> list[Mod
 
 def _model_server_problems(config: StackConfig) -> Iterator[Problem]:
     backends = {backend.name for backend in config.backends}
-    duplicates = _duplicates(server.name for server in config.model_servers)
+    duplicates = repeated_values(server.name for server in config.model_servers)
     for index, server in enumerate(config.model_servers):
-        where = _path("modelServers", index)
+        where = dotted_path("modelServers", index)
         if server.name in duplicates:
-            yield Problem(_path(where, "name"), f"model server '{server.name}' is declared more than once; names must be unique")
+            yield Problem(dotted_path(where, "name"), f"model server '{server.name}' is declared more than once; names must be unique")
         if server.name in backends:
             yield Problem(
-                _path(where, "name"),
+                dotted_path(where, "name"),
                 f"'{server.name}' is already a backend's name (its Deployment); give the model server its own name",
             )
         for key in RESERVED_MODEL_SERVER_LABELS:
             if key in server.labels:
                 yield Problem(
-                    _path(where, "labels", key),
+                    dotted_path(where, "labels", key),
                     f"label '{key}' is set by the stack (it identifies the model server's pods); use another label",
                 )
 
 
 def _pool_problems(config: StackConfig) -> Iterator[Problem]:
     pools = config.inference_pools
-    duplicates = _duplicates(pool.name for pool in pools)
+    duplicates = repeated_values(pool.name for pool in pools)
     # The Services and Deployments the stack declares already, by name.
     taken = {backend.name: "a backend" for backend in config.backends}
     taken.update({server.name: "a model server" for server in config.model_servers})
     for index, pool in enumerate(pools):
-        where = _path("inferencePools", index)
+        where = dotted_path("inferencePools", index)
         if pool.name in duplicates:
-            yield Problem(_path(where, "name"), f"inference pool '{pool.name}' is declared more than once; names must be unique")
+            yield Problem(dotted_path(where, "name"), f"inference pool '{pool.name}' is declared more than once; names must be unique")
         for name, what in ((pool.name, "the pool's Service"), (pool.epp_name, "its Endpoint Picker")):
             owner = taken.get(name) or next(
                 (f"inference pool '{other.name}'" for other in pools if other is not pool and name in (other.name, other.epp_name)),
                 None,
             )
             if owner is not None:
-                yield Problem(_path(where, "name"), f"'{name}' ({what}) is already the name of {owner}; rename the pool")
+                yield Problem(dotted_path(where, "name"), f"'{name}' ({what}) is already the name of {owner}; rename the pool")
         numbers = pool.port_numbers
-        for number in sorted(_duplicates(str(n) for n in numbers), key=int):
-            yield Problem(_path(where, "targetPorts"), f"port {number} is listed more than once; port numbers must be unique")
+        for number in sorted(repeated_values(str(n) for n in numbers), key=int):
+            yield Problem(dotted_path(where, "targetPorts"), f"port {number} is listed more than once; port numbers must be unique")
         servers = selected_servers(config, pool)
         if not servers:
             selector = ", ".join(f"{key}={value}" for key, value in pool.selector.items())
             declared = ", ".join(server.name for server in config.model_servers) or "none"
             yield Problem(
-                _path(where, "selector"),
+                dotted_path(where, "selector"),
                 f"selects no declared model server ({selector}); its Endpoint Picker would have no pod to pick "
                 f"(model servers: {declared}); match the labels of at least one of modelServers",
             )
         for server in servers:
             if server.port not in numbers:
                 yield Problem(
-                    _path(where, "targetPorts"),
+                    dotted_path(where, "targetPorts"),
                     f"model server '{server.name}' (selected) listens on port {server.port}, which is not one of the "
                     f"pool's targetPorts ({', '.join(map(str, numbers))}); add it or change the server's port",
                 )
-        yield from _endpoint_picker_problems(pool, _path(where, "endpointPicker"))
+        yield from _endpoint_picker_problems(pool, dotted_path(where, "endpointPicker"))
 
 
 def _endpoint_picker_problems(pool: InferencePoolConfig, where: str) -> Iterator[Problem]:
@@ -115,71 +132,71 @@ def _endpoint_picker_problems(pool: InferencePoolConfig, where: str) -> Iterator
         yield Problem(where, "give scorerWeights or pluginsConfig, not both (pluginsConfig replaces the generated scorers)")
     weights = picker.effective_scorer_weights
     if picker.plugins_config is None and weights.queue + weights.kv_cache_utilization + weights.prefix_cache == 0:
-        yield Problem(_path(where, "scorerWeights"), "every scorer has weight 0; give at least one a positive weight")
+        yield Problem(dotted_path(where, "scorerWeights"), "every scorer has weight 0; give at least one a positive weight")
     if picker.plugins_config is not None:
         try:
             document = yaml.safe_load(picker.plugins_config)
         except yaml.YAMLError as error:
-            yield Problem(_path(where, "pluginsConfig"), f"is not YAML: {str(error).splitlines()[0]}")
+            yield Problem(dotted_path(where, "pluginsConfig"), f"is not YAML: {str(error).splitlines()[0]}")
             return
         if not isinstance(document, dict) or document.get("kind") != "EndpointPickerConfig":
             yield Problem(
-                _path(where, "pluginsConfig"),
+                dotted_path(where, "pluginsConfig"),
                 "must be an EndpointPickerConfig (apiVersion inference.networking.x-k8s.io/v1alpha1, kind EndpointPickerConfig)",
             )
     if picker.port in (9003, 9090):
-        yield Problem(_path(where, "port"), f"port {picker.port} is the EPP's own health or metrics port; use another (default 9002)")
+        yield Problem(dotted_path(where, "port"), f"port {picker.port} is the EPP's own health or metrics port; use another (default 9002)")
 
 
 def _route_problems(config: StackConfig) -> Iterator[Problem]:
     pools = {pool.name: pool for pool in config.inference_pools}
     for route_index, route in enumerate(config.routes):
         for rule_index, rule in enumerate(route.rules):
-            where = _path("routes", route_index, "rules", rule_index)
+            where = dotted_path("routes", route_index, "rules", rule_index)
             pool_refs = [(index, ref) for index, ref in enumerate(rule.backend_refs) if ref.kind == "InferencePool"]
             for index, ref in enumerate(rule.backend_refs):
                 expected_group = INFERENCE_GROUP if ref.kind == "InferencePool" else ""
                 if ref.group is not None and ref.group != expected_group:
                     yield Problem(
-                        _path(where, "backendRefs", index, "group"),
+                        dotted_path(where, "backendRefs", index, "group"),
                         f"is '{ref.group}'; a {ref.kind} is in group '{expected_group}' (or leave group out)",
                     )
             if not pool_refs:
                 continue
             if len(rule.backend_refs) > 1:
                 yield Problem(
-                    _path(where, "backendRefs"),
+                    dotted_path(where, "backendRefs"),
                     "a rule that forwards to an InferencePool has that pool as its only backend (the Endpoint Picker "
                     "picks among the pool's pods; it cannot take part in a split); put other backends in another rule",
                 )
             for index, ref in pool_refs:
-                ref_where = _path(where, "backendRefs", index)
+                ref_where = dotted_path(where, "backendRefs", index)
                 if ref.external:
-                    yield Problem(_path(ref_where, "external"), "an InferencePool must be one of this stack's inferencePools")
+                    yield Problem(dotted_path(ref_where, "external"), "an InferencePool must be one of this stack's inferencePools")
                     continue
                 pool = pools.get(ref.name)
                 if pool is None or (ref.namespace or config.namespace) != config.namespace:
                     declared = ", ".join(sorted(pools)) or "none"
                     yield Problem(
-                        _path(ref_where, "name"),
+                        dotted_path(ref_where, "name"),
                         f"inference pool '{ref.name}' is not declared in 'inferencePools' (declared: {declared})",
                     )
                     continue
                 if ref.port is not None and ref.port not in pool.port_numbers:
                     yield Problem(
-                        _path(ref_where, "port"),
+                        dotted_path(ref_where, "port"),
                         f"port {ref.port} is not one of pool '{pool.name}''s targetPorts "
                         f"({', '.join(map(str, pool.port_numbers))}); use one of them or omit port",
                     )
                 if len(pool.port_numbers) > 1:
                     yield Problem(
-                        _path(ref_where, "name"),
+                        dotted_path(ref_where, "name"),
                         f"pool '{pool.name}' has {len(pool.port_numbers)} targetPorts; a route can forward to a pool with "
                         "one target port only (Envoy Gateway overrides the endpoint within one Service port)",
                     )
             if len(route.rules) > 1 and rule.name is None:
                 yield Problem(
-                    _path(where, "name"),
+                    dotted_path(where, "name"),
                     "this rule forwards to an InferencePool in a route with other rules; give it a name (the pool's "
                     "Envoy Gateway policies attach to the rule by name)",
                 )
@@ -194,9 +211,9 @@ def _policy_problems(config: StackConfig) -> Iterator[Problem]:
             pool_owned[(route.name, rule)] = pool.name
     generated = {traffic_policy_name(pool) for pool in config.inference_pools}
     for index, policy in enumerate(config.backend_traffic_policies):
-        where = _path("backendTrafficPolicies", index)
+        where = dotted_path("backendTrafficPolicies", index)
         if policy.name in generated:
-            yield Problem(_path(where, "name"), f"'{policy.name}' is the name of an inference pool's own BackendTrafficPolicy; rename it")
+            yield Problem(dotted_path(where, "name"), f"'{policy.name}' is the name of an inference pool's own BackendTrafficPolicy; rename it")
         for ref_index, ref in enumerate(policy.target_refs):
             if ref.kind != "HTTPRoute":
                 continue
@@ -206,7 +223,7 @@ def _policy_problems(config: StackConfig) -> Iterator[Problem]:
             if pool is not None:
                 target = f"HTTPRoute {ref.name}" + (f" rule {ref.section_name}" if ref.section_name else "")
                 yield Problem(
-                    _path(where, "targetRefs", ref_index),
+                    dotted_path(where, "targetRefs", ref_index),
                     f"{target} forwards to inference pool '{pool}', whose BackendTrafficPolicy "
                     f"'{traffic_policy_name(next(p for p in config.inference_pools if p.name == pool))}' (the endpoint "
                     "override) is the one in effect there; Envoy Gateway applies one per target",
@@ -214,15 +231,15 @@ def _policy_problems(config: StackConfig) -> Iterator[Problem]:
     extension_names = {extension_policy_name(pool) for pool in config.inference_pools}
     for index, policy in enumerate(config.security_policies):
         if policy.name in extension_names:
-            yield Problem(_path("securityPolicies", index, "name"), f"'{policy.name}' is the name of an inference pool's policy; rename it")
+            yield Problem(dotted_path("securityPolicies", index, "name"), f"'{policy.name}' is the name of an inference pool's policy; rename it")
 
 
 def _production_problems(config: StackConfig) -> Iterator[Problem]:
     if not config.production:
         return
-    images = [(_path("modelServers", index, "image"), server.image) for index, server in enumerate(config.model_servers)]
+    images = [(dotted_path("modelServers", index, "image"), server.image) for index, server in enumerate(config.model_servers)]
     images += [
-        (_path("inferencePools", index, "endpointPicker", "image"), pool.endpoint_picker.image)
+        (dotted_path("inferencePools", index, "endpointPicker", "image"), pool.endpoint_picker.image)
         for index, pool in enumerate(config.inference_pools)
     ]
     for where, image in images:

@@ -18,12 +18,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway_config.inference import InferencePoolConfig
-from gateway_config.inference_manifests import object_metadata
-from gateway_config.manifests import ENVOY_GATEWAY_GROUP, GATEWAY_API_GROUP
-from gateway_config.models import BackendRef, RouteConfig, RouteRule, StackConfig
+# The names of the pool's policies and the routes that use a pool are shared with the rules, which
+# refuse what would clash with them; they are importable from here as before.
+from gateway_config.inference import (
+    InferencePoolConfig,
+    extension_policy_name,
+    fail_open_patch_policy_name,
+    traffic_policy_name,
+)
+from gateway_config.inference_semantics import pool_targets, rule_pool
+from gateway_config.kubernetes_objects import ENVOY_GATEWAY_API_VERSION, GATEWAY_API_GROUP, object_metadata
+from gateway_config.models import BackendRef, ListenerConfig, RouteConfig, StackConfig
+from gateway_config.policy_manifests import backend_traffic_policy_object
+from gateway_config.traffic_policies import BackendTrafficPolicyConfig
 
-POLICY_API_VERSION = f"{ENVOY_GATEWAY_GROUP}/v1alpha1"
+POLICY_API_VERSION = ENVOY_GATEWAY_API_VERSION
 # The header (and envoy.lb metadata key) in which the EPP names the endpoint it picked.
 DESTINATION_ENDPOINT_HEADER = "x-gateway-destination-endpoint"
 
@@ -39,7 +48,7 @@ def pool_service(pool: InferencePoolConfig, namespace: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": object_metadata(pool.name, namespace, {"app.kubernetes.io/part-of": pool.name}),
+        "metadata": object_metadata(pool.name, namespace, labels={"app.kubernetes.io/part-of": pool.name}),
         "spec": {"selector": dict(pool.selector), "ports": ports},
     }
 
@@ -48,11 +57,6 @@ def pool_of(config: StackConfig, ref: BackendRef) -> InferencePoolConfig | None:
     if ref.kind != "InferencePool":
         return None
     return next((pool for pool in config.inference_pools if pool.name == ref.name), None)
-
-
-def rule_pool(rule: RouteRule) -> BackendRef | None:
-    """The InferencePool a rule forwards to (its only backendRef), or None."""
-    return next((ref for ref in rule.backend_refs if ref.kind == "InferencePool"), None)
 
 
 def pool_backend_ref(config: StackConfig, ref: BackendRef) -> dict[str, Any]:
@@ -69,34 +73,11 @@ def pool_backend_ref(config: StackConfig, ref: BackendRef) -> dict[str, Any]:
     return entry
 
 
-def pool_targets(config: StackConfig, pool: InferencePoolConfig) -> list[tuple[RouteConfig, str | None]]:
-    """The routes (and rules, by name) that forward to `pool`: what its policies attach to. A
-    route whose every rule forwards to the pool is targeted whole; otherwise each such rule by name."""
-    targets: list[tuple[RouteConfig, str | None]] = []
-    for route in config.routes:
-        using = [rule for rule in route.rules if (ref := rule_pool(rule)) is not None and ref.name == pool.name]
-        if not using:
-            continue
-        if len(using) == len(route.rules):
-            targets.append((route, None))
-        else:
-            targets.extend((route, rule.name) for rule in using)
-    return targets
-
-
 def _target_refs(targets: list[tuple[RouteConfig, str | None]]) -> list[dict[str, Any]]:
     return [
         {"group": GATEWAY_API_GROUP, "kind": "HTTPRoute", "name": route.name, **({"sectionName": rule} if rule else {})}
         for route, rule in targets
     ]
-
-
-def extension_policy_name(pool: InferencePoolConfig) -> str:
-    return f"{pool.name}-endpoint-picker"
-
-
-def traffic_policy_name(pool: InferencePoolConfig) -> str:
-    return f"{pool.name}-endpoint-override"
 
 
 def endpoint_picker_extension_policy(config: StackConfig, pool: InferencePoolConfig) -> dict[str, Any] | None:
@@ -125,10 +106,6 @@ def endpoint_picker_extension_policy(config: StackConfig, pool: InferencePoolCon
     }
 
 
-def fail_open_patch_policy_name(pool: InferencePoolConfig) -> str:
-    return f"{pool.name}-fail-open"
-
-
 def ext_proc_filter_name(config: StackConfig, pool: InferencePoolConfig) -> str:
     """The HTTP filter Envoy Gateway v1.9 makes of the pool's EnvoyExtensionPolicy."""
     return f"envoy.filters.http.ext_proc/envoyextensionpolicy/{config.namespace}/{extension_policy_name(pool)}/extproc/0"
@@ -137,8 +114,6 @@ def ext_proc_filter_name(config: StackConfig, pool: InferencePoolConfig) -> str:
 def xds_listener_names(config: StackConfig, routes: list[RouteConfig]) -> list[str]:
     """The Envoy listeners the routes are served on: Envoy Gateway names each after the first
     Gateway listener on its port (`<namespace>/<gateway>/<listener>`)."""
-    from gateway_config.models import ListenerConfig
-
     listeners: list[ListenerConfig] = config.gateway.listeners
     first_on_port: dict[int, str] = {}
     for listener in listeners:
@@ -184,9 +159,6 @@ def fail_open_patch_policy(config: StackConfig, pool: InferencePoolConfig) -> di
 def endpoint_override_traffic_policy(config: StackConfig, pool: InferencePoolConfig) -> dict[str, Any] | None:
     """The BackendTrafficPolicy that makes Envoy use the endpoint the EPP picked (None when no
     route uses the pool). Built like a stack's own BackendTrafficPolicy (`policy_manifests`)."""
-    from gateway_config.policy_manifests import backend_traffic_policy_object
-    from gateway_config.traffic_policies import BackendTrafficPolicyConfig
-
     targets = pool_targets(config, pool)
     if not targets:
         return None

@@ -17,8 +17,9 @@ from typing import Any, Mapping
 from pydantic import BaseModel, ValidationError
 
 from gateway_config.models import StackConfig
+from gateway_config.problems import Problem
 from gateway_config.route_files import FileProblem, merge_route_files
-from gateway_config.semantics import Problem, find_problems
+from gateway_config.semantics import find_problems
 from gateway_config.yaml_files import YamlSyntaxError, load_yaml
 
 PROJECT_NAME = "api-gateway"
@@ -110,8 +111,6 @@ _PROVIDER_NAMESPACES = ("kubernetes", "tls", "pulumi")
 
 
 def _namespace_problems(config: Mapping[Any, Any]) -> list[Problem]:
-    from gateway_config.models import StackConfig
-
     project_keys = [info.alias or name for name, info in StackConfig.model_fields.items()]
     problems = []
     for key in config:

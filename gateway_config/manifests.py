@@ -8,9 +8,20 @@ and gateway-crds-helm chart values of Envoy Gateway v1.9).
 
 from __future__ import annotations
 
-import copy
-from typing import Any, Mapping
+from typing import Any
 
+from gateway_config.inference_wiring import pool_backend_ref
+# The API groups, versions and helpers shared by every builder; components and tests import them from here too.
+from gateway_config.kubernetes_objects import (
+    ENVOY_GATEWAY_API_VERSION,
+    ENVOY_GATEWAY_GROUP,
+    GATEWAY_API_GROUP,
+    GATEWAY_API_VERSION,
+    REFERENCE_GRANT_API_VERSION,
+    deep_merge,
+    object_metadata,
+    resources_dict,
+)
 from gateway_config.models import (
     BackendConfig,
     CertificateConfig,
@@ -18,20 +29,14 @@ from gateway_config.models import (
     DistinguishedName,
     HeaderModifier,
     PathModifier,
-    ResourceRequirements,
+    RequestMirror,
     RouteConfig,
     RouteFilter,
     RouteRule,
     StackConfig,
 )
 
-GATEWAY_API_GROUP = "gateway.networking.k8s.io"
-GATEWAY_API_VERSION = f"{GATEWAY_API_GROUP}/v1"
-# v1beta1 is served by every Gateway API release that has ReferenceGrant (v1 only from 1.5),
-# so it also works where the platform ships older Gateway API CRDs (e.g. ACK).
-REFERENCE_GRANT_API_VERSION = f"{GATEWAY_API_GROUP}/v1beta1"
-ENVOY_GATEWAY_GROUP = "gateway.envoyproxy.io"
-ENVOY_PROXY_API_VERSION = f"{ENVOY_GATEWAY_GROUP}/v1alpha1"
+ENVOY_PROXY_API_VERSION = ENVOY_GATEWAY_API_VERSION
 
 # pulumi-kubernetes reads these annotations: wait for a condition, for at most N seconds.
 WAIT_FOR_ANNOTATION = "pulumi.com/waitFor"
@@ -42,35 +47,6 @@ CRDS_CHART = "gateway-crds-helm"
 # Release names as Envoy Gateway's own install guide uses them.
 CONTROLLER_RELEASE = "eg"
 CRDS_RELEASE = "eg-crds"
-
-
-def _metadata(name: str, namespace: str | None, **extra: Any) -> dict[str, Any]:
-    metadata: dict[str, Any] = {"name": name}
-    if namespace is not None:
-        metadata["namespace"] = namespace
-    metadata.update({key: value for key, value in extra.items() if value})
-    return metadata
-
-
-def resources_dict(resources: ResourceRequirements) -> dict[str, Any]:
-    """A Kubernetes ResourceRequirements from the config's, leaving out empty parts."""
-    result: dict[str, Any] = {}
-    if resources.requests:
-        result["requests"] = dict(resources.requests)
-    if resources.limits:
-        result["limits"] = dict(resources.limits)
-    return result
-
-
-def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """`override` merged into a copy of `base`: mappings merge key by key, anything else replaces."""
-    merged = copy.deepcopy(dict(base))
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
 
 
 # --- controller ---------------------------------------------------------------------
@@ -160,7 +136,7 @@ def envoy_proxy_object(config: StackConfig) -> dict[str, Any]:
     return {
         "apiVersion": ENVOY_PROXY_API_VERSION,
         "kind": "EnvoyProxy",
-        "metadata": _metadata(config.proxy_name, config.namespace),
+        "metadata": object_metadata(config.proxy_name, config.namespace),
         "spec": {"provider": {"type": "Kubernetes", "kubernetes": kubernetes}},
     }
 
@@ -181,7 +157,7 @@ def gateway_class_object(config: StackConfig) -> dict[str, Any]:
     return {
         "apiVersion": GATEWAY_API_VERSION,
         "kind": "GatewayClass",
-        "metadata": _metadata(
+        "metadata": object_metadata(
             config.gateway_class.name, None, annotations={WAIT_FOR_ANNOTATION: "condition=Accepted"}
         ),
         "spec": spec,
@@ -214,7 +190,7 @@ def gateway_object(config: StackConfig) -> dict[str, Any]:
     return {
         "apiVersion": GATEWAY_API_VERSION,
         "kind": "Gateway",
-        "metadata": _metadata(config.gateway.name, config.namespace, annotations=annotations),
+        "metadata": object_metadata(config.gateway.name, config.namespace, annotations=annotations),
         "spec": {"gatewayClassName": config.gateway_class.name, "listeners": listeners},
     }
 
@@ -222,7 +198,7 @@ def gateway_object(config: StackConfig) -> dict[str, Any]:
 # --- routes --------------------------------------------------------------------------
 
 
-def _header_modifier(modifier: HeaderModifier) -> dict[str, Any]:
+def header_modifier_object(modifier: HeaderModifier) -> dict[str, Any]:
     result: dict[str, Any] = {}
     if modifier.set:
         result["set"] = [{"name": pair.name, "value": pair.value} for pair in modifier.set]
@@ -242,9 +218,9 @@ def _path_modifier(path: PathModifier) -> dict[str, Any]:
 def _filter(route_filter: RouteFilter, ports: dict[str, int] | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {"type": route_filter.type}
     if route_filter.request_header_modifier is not None:
-        result["requestHeaderModifier"] = _header_modifier(route_filter.request_header_modifier)
+        result["requestHeaderModifier"] = header_modifier_object(route_filter.request_header_modifier)
     if route_filter.response_header_modifier is not None:
-        result["responseHeaderModifier"] = _header_modifier(route_filter.response_header_modifier)
+        result["responseHeaderModifier"] = header_modifier_object(route_filter.response_header_modifier)
     if route_filter.request_redirect is not None:
         redirect = route_filter.request_redirect
         block: dict[str, Any] = {"statusCode": redirect.status_code}
@@ -262,29 +238,32 @@ def _filter(route_filter: RouteFilter, ports: dict[str, int] | None = None) -> d
             rewrite["path"] = _path_modifier(route_filter.url_rewrite.path)
         result["urlRewrite"] = rewrite
     if route_filter.request_mirror is not None:
-        mirror = route_filter.request_mirror
-        ref = mirror.backend_ref
-        port = ref.port if ref.port is not None else (ports or {}).get(ref.name)
-        block: dict[str, Any] = {
-            "backendRef": {
-                "group": "",
-                "kind": "Service",
-                "name": ref.name,
-                **({"namespace": ref.namespace} if ref.namespace else {}),
-                **({"port": port} if port is not None else {}),
-            }
-        }
-        if mirror.percent is not None:
-            block["percent"] = mirror.percent
-        if mirror.fraction is not None:
-            block["fraction"] = {"numerator": mirror.fraction.numerator, "denominator": mirror.fraction.denominator}
-        result["requestMirror"] = block
+        result["requestMirror"] = request_mirror_object(route_filter.request_mirror, ports or {})
     return result
 
 
-def _rule(config: StackConfig, rule: RouteRule) -> dict[str, Any]:
-    from gateway_config.inference_wiring import pool_backend_ref  # it builds on this module
+def request_mirror_object(mirror: RequestMirror, ports: dict[str, int]) -> dict[str, Any]:
+    """A RequestMirror filter's block (HTTPRoute and GRPCRoute alike); the port defaults to the
+    declared backend's (`ports`, by backend name)."""
+    ref = mirror.backend_ref
+    port = ref.port if ref.port is not None else ports.get(ref.name)
+    block: dict[str, Any] = {
+        "backendRef": {
+            "group": "",
+            "kind": "Service",
+            "name": ref.name,
+            **({"namespace": ref.namespace} if ref.namespace else {}),
+            **({"port": port} if port is not None else {}),
+        }
+    }
+    if mirror.percent is not None:
+        block["percent"] = mirror.percent
+    if mirror.fraction is not None:
+        block["fraction"] = {"numerator": mirror.fraction.numerator, "denominator": mirror.fraction.denominator}
+    return block
 
+
+def _rule(config: StackConfig, rule: RouteRule) -> dict[str, Any]:
     ports = {backend.name: backend.port for backend in config.backends}
     result: dict[str, Any] = {}
     if rule.name is not None:
@@ -350,7 +329,7 @@ def http_route_object(config: StackConfig, route: RouteConfig) -> dict[str, Any]
     return {
         "apiVersion": GATEWAY_API_VERSION,
         "kind": "HTTPRoute",
-        "metadata": _metadata(route.name, config.namespace),
+        "metadata": object_metadata(route.name, config.namespace),
         "spec": spec,
     }
 
@@ -394,7 +373,7 @@ def reference_grant_object(config: StackConfig, certificate: CertificateConfig) 
     return {
         "apiVersion": REFERENCE_GRANT_API_VERSION,
         "kind": "ReferenceGrant",
-        "metadata": _metadata(f"{config.gateway.name}-{certificate.secret_name}", secret_namespace),
+        "metadata": object_metadata(f"{config.gateway.name}-{certificate.secret_name}", secret_namespace),
         "spec": {
             "from": [{"group": GATEWAY_API_GROUP, "kind": "Gateway", "namespace": config.namespace}],
             "to": [{"group": "", "kind": "Secret", "name": certificate.secret_name}],
@@ -416,14 +395,14 @@ def echo_backend_objects(backend: BackendConfig, namespace: str) -> dict[str, di
     service_account = {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
-        "metadata": _metadata(name, namespace),
+        "metadata": object_metadata(name, namespace),
         # The echo server never calls the Kubernetes API: no token in its pods.
         "automountServiceAccountToken": False,
     }
     service = {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _metadata(name, namespace, labels={"app": name, "service": name}),
+        "metadata": object_metadata(name, namespace, labels={"app": name, "service": name}),
         "spec": {
             "ports": [{"name": "http", "port": backend.port, "targetPort": backend.port}],
             "selector": {"app": name},
@@ -456,7 +435,7 @@ def echo_backend_objects(backend: BackendConfig, namespace: str) -> dict[str, di
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _metadata(name, namespace),
+        "metadata": object_metadata(name, namespace),
         "spec": {
             "replicas": backend.replicas,
             "selector": {"matchLabels": dict(pod_labels)},

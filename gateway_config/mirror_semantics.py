@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from gateway_config.models import StackConfig
-from gateway_config.semantics import Problem
+from gateway_config.problems import Problem
 
 
 def mirror_problems(config: StackConfig) -> Iterator[Problem]:

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from gateway_config.base import ConfigModel
-from gateway_config.manifests import ENVOY_GATEWAY_GROUP, GATEWAY_API_GROUP
+from gateway_config.kubernetes_objects import ENVOY_GATEWAY_API_VERSION, GATEWAY_API_GROUP, object_metadata
 from gateway_config.models import StackConfig
 from gateway_config.security_policies import SecurityPolicyConfig
 from gateway_config.security_semantics import api_keys_secret_name, basic_auth_secret_name
@@ -21,16 +21,12 @@ from gateway_config.traffic_policies import (
     PolicyTargetRef,
 )
 
-POLICY_API_VERSION = f"{ENVOY_GATEWAY_GROUP}/v1alpha1"
+POLICY_API_VERSION = ENVOY_GATEWAY_API_VERSION
 # The key Envoy Gateway reads a CA bundle from, in a Secret or ConfigMap.
 CA_BUNDLE_KEY = "ca.crt"
 # What a client CA's certificates may be used for (x509 key usages, as pulumi-tls names them).
 CLIENT_CA_ALLOWED_USES = ["cert_signing", "crl_signing", "digital_signature"]
 CLIENT_ALLOWED_USES = ["digital_signature", "key_encipherment", "client_auth"]
-
-
-def _metadata(name: str, namespace: str) -> dict[str, Any]:
-    return {"name": name, "namespace": namespace}
 
 
 def target_refs(refs: list[PolicyTargetRef]) -> list[dict[str, Any]]:
@@ -65,7 +61,7 @@ def _policy(kind: str, config: StackConfig, policy: ConfigModel, spec: dict[str,
     return {
         "apiVersion": POLICY_API_VERSION,
         "kind": kind,
-        "metadata": _metadata(policy.name, config.namespace),
+        "metadata": object_metadata(policy.name, config.namespace),
         "spec": {"targetRefs": target_refs(policy.target_refs), **spec},
     }
 
@@ -98,7 +94,7 @@ def client_ca_secret_object(config: StackConfig, authority: ClientCertificateAut
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": _metadata(authority.name, config.namespace),
+        "metadata": object_metadata(authority.name, config.namespace),
         "type": "Opaque",
         "stringData": {CA_BUNDLE_KEY: ca_pem},
     }
@@ -142,4 +138,4 @@ def security_policy_object(config: StackConfig, policy: SecurityPolicyConfig) ->
 
 def credential_secret_object(config: StackConfig, name: str, string_data: Any) -> dict[str, Any]:
     """An Opaque Secret of the stack's (its values are Pulumi secrets in the component)."""
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": _metadata(name, config.namespace), "type": "Opaque", "stringData": string_data}
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": object_metadata(name, config.namespace), "type": "Opaque", "stringData": string_data}

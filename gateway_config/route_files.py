@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
 
-from gateway_config.semantics import Problem
+from gateway_config.problems import Problem
 from gateway_config.yaml_files import YamlSyntaxError, load_yaml
 
 # The directory holding Pulumi.yaml and __main__.py: the parent of this package.

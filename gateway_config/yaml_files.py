@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from gateway_config.semantics import Problem
+from gateway_config.problems import Problem
 
 
 class YamlSyntaxError(Exception):

@@ -1,0 +1,46 @@
+"""Specification: the import architecture of `gateway_config` holds (`.importlinter`).
+
+Its layers point one way (loader -> manifests -> rules -> models), its modules import each other
+without loops, and no module hides a loop by importing inside a function. `lint-imports`
+(import-linter, pinned in requirements-dev.txt) checks the contracts.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPOSITORY_ROOT
+
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+
+
+def test_the_import_contracts_are_kept() -> None:
+    if not LINT_IMPORTS.exists():
+        pytest.fail(f"{LINT_IMPORTS} is missing: install requirements-dev.txt (import-linter)")
+    result = subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", str(REPOSITORY_ROOT / ".importlinter")],
+        cwd=REPOSITORY_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, f"an import contract of .importlinter is broken:\n{result.stdout}{result.stderr}"
+
+
+def test_no_module_of_gateway_config_imports_inside_a_function() -> None:
+    # An import inside a function is how a loop between modules hides from Python at import time.
+    inside_functions = []
+    for path in sorted((REPOSITORY_ROOT / "gateway_config").rglob("*.py")):
+        for function in ast.walk(ast.parse(path.read_text())):
+            if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                inside_functions += [
+                    f"{path.relative_to(REPOSITORY_ROOT)}:{node.lineno}"
+                    for node in ast.walk(function)
+                    if isinstance(node, (ast.Import, ast.ImportFrom))
+                ]
+    assert not inside_functions, f"imports inside functions (import at the top of the module instead): {inside_functions}"
