@@ -3,8 +3,8 @@ and see what they declared: the components on their own, from typed arguments.""
 
 from __future__ import annotations
 
+import asyncio
 import gc
-import logging
 from typing import Any, Callable
 
 import pulumi
@@ -39,18 +39,19 @@ def declare(program: Callable[[], Any]) -> ProgramRun:
 
 
 def _forget_failed_outputs() -> None:
-    """Collect now, quietly, the futures of the Outputs a failed program left (each holds the
-    error; asyncio logs "exception was never retrieved" when one is collected). Collected later
-    they would be finalized wherever the garbage collector runs, e.g. inside the `ast.parse` of
-    a module pytest imports later, which this CPython (3.11.7) can fail with "SystemError: AST
-    constructor recursion depth mismatch" (seen here; pytest-dev/pytest#10763, python/cpython#106905)."""
+    """Retrieve, and collect now, the errors a failed program's Outputs hold.
+
+    Each Output built on the failed one holds the error in an asyncio future nobody awaits;
+    collected later, each would be logged ("exception was never retrieved") wherever the garbage
+    collector happens to run, e.g. inside the `ast.parse` of a module pytest imports at the end
+    of a session, which this CPython (3.11.7) then fails with "SystemError: AST constructor
+    recursion depth mismatch" (seen here; pytest-dev/pytest#10763, python/cpython#106905).
+    """
     settings.SETTINGS.outputs.clear()
-    asyncio_log = logging.getLogger("asyncio")
-    disabled, asyncio_log.disabled = asyncio_log.disabled, True
-    try:
-        gc.collect()
-    finally:
-        asyncio_log.disabled = disabled
+    for item in gc.get_objects():
+        if isinstance(item, asyncio.Future) and item.done() and not item.cancelled():
+            item.exception()  # marks it retrieved
+    gc.collect()
 
 
 def refusal(program: Callable[[], Any]) -> ProgramFailed:

@@ -60,3 +60,14 @@ def test_a_route_given_two_gateways_attaches_to_both() -> None:
     run = declare(lambda: WeightedRoute("api", gateway=[gateway("public"), gateway("internal")], rules=EXTERNAL))
     assert named(run, "api-http-route").inputs["spec"]["parentRefs"] == [{"name": "public"}, {"name": "internal"}]
     assert {"public-gateway", "internal-gateway"} <= depends_on(run, "api-http-route")
+
+
+def test_a_route_in_another_namespace_than_its_gateway_names_the_gateways_namespace() -> None:
+    # GIVEN a Gateway in `edge` WHEN a route in `apps` is given it THEN its parentRef says where the Gateway is
+    def program():
+        edge = Gateway("eg", gateway_class="eg", namespace="edge", listeners=[{**HTTP, "allowedRoutes": {"namespaces": "All"}}])
+        WeightedRoute("api", gateway=edge, namespace="apps", rules=EXTERNAL)
+
+    route = named(declare(program), "api-http-route")
+    assert route.inputs["metadata"]["namespace"] == "apps"
+    assert route.inputs["spec"]["parentRefs"] == [{"name": "eg", "namespace": "edge"}]
