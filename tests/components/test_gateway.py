@@ -52,3 +52,18 @@ def test_a_hostname_output_that_resolves_bad_fails_before_the_gateway_is_created
     failure = refusal(lambda: Gateway("eg", gateway_class="eg", listeners=[listener]))
     assert one_line(failure).startswith("Gateway 'eg': listeners[0].hostname: ")
     assert "eg-gateway" not in names(failure) and "eg-gateway-status" not in names(failure)
+
+
+def test_a_provider_given_to_the_component_is_used_by_its_children() -> None:
+    # GIVEN a Kubernetes provider for another cluster WHEN it is given to the Gateway THEN its objects use it
+    holder = {}
+
+    def program():
+        import pulumi_kubernetes as kubernetes
+
+        holder["provider"] = kubernetes.Provider("other-cluster", context="other")
+        holder["gateway"] = Gateway("eg", gateway_class="eg", listeners=[HTTP], opts=pulumi.ResourceOptions(provider=holder["provider"]))
+
+    run = declare(program)
+    assert "eg-gateway" in names(run)
+    assert holder["gateway"].resource._provider is holder["provider"]
