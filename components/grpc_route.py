@@ -11,12 +11,12 @@ from .echo_backend import EchoBackend
 from .gateway import Gateway
 from .options import child_options, controller_ready, custom_resource
 from .route_attachment import as_gateways, backend_arguments, check_against_gateways, default_parent_refs, gateway_arguments
-from .validation import part, stack_view, validate_model, validate_value, when_known
+from .validation import gateway_view, part, stack_view, validate_model, validate_value, when_known
 
 from gateway_config.fields import DnsLabel
 from gateway_config.grpc_manifests import grpc_route_object
 from gateway_config.manifests import GATEWAY_API_VERSION
-from gateway_config.models import GatewayConfig, GrpcRouteConfig, GrpcRouteRule, ParentRef
+from gateway_config.models import GrpcRouteConfig, GrpcRouteRule, ParentRef
 
 # The model's keys -> this component's keyword arguments, for messages.
 ARGUMENTS = {"parentRefs": "parent_refs"}
@@ -76,7 +76,7 @@ class GrpcRoute(pulumi.ComponentResource):
                 "GrpcRoute", name, "grpcRoutes.0", namespace_value, route, values["gateways"], ARGUMENTS, backends=backend_settings
             )
             first = values["gateways"][0]
-            view = stack_view(namespace_value, gateway=GatewayConfig.model_construct(name=first["name"], listeners=[]), backends=backend_settings)
+            view = stack_view(namespace_value, gateway=gateway_view(first["name"]), backends=backend_settings)
             return {"manifest": grpc_route_object(view, route), "settings": route}
 
         built = when_known(arguments, build)

@@ -10,7 +10,7 @@ import pulumi_kubernetes as kubernetes
 from .envoy_gateway_controller import EnvoyGatewayController
 from .model_server import ModelServer
 from .options import child_options, controller_ready, custom_resource, field
-from .validation import ArgumentProblem, check_rules, part, stack_view, validate_model, validate_value, when_known
+from .validation import ArgumentProblem, check_rules, gateway_view, part, stack_view, validate_model, validate_value, when_known
 from .weighted_route import WeightedRoute
 
 from gateway_config.inference import InferencePoolConfig
@@ -23,7 +23,6 @@ from gateway_config.inference_wiring import (
     pool_targets,
 )
 from gateway_config.fields import DnsLabel
-from gateway_config.models import GatewayConfig
 from gateway_config.policy_manifests import POLICY_API_VERSION
 from gateway_config.semantics import Problem
 
@@ -103,9 +102,7 @@ class InferencePool(pulumi.ComponentResource):
 
         def build(values: dict[str, Any]) -> dict[str, Any]:
             validate_value(DnsLabel, values["namespace"], component="InferencePool", name=name, argument="namespace")
-            gateway_settings = None if values["gateway"] is None else GatewayConfig.model_construct(
-                name=values["gateway"]["name"], listeners=list(values["gateway"]["listeners"])
-            )
+            gateway_settings = None if values["gateway"] is None else gateway_view(values["gateway"]["name"], values["gateway"]["listeners"])
             view = stack_view(
                 values["namespace"], gateway=gateway_settings, inference_pools=[pool], model_servers=values["servers"], routes=values["routes"]
             )

@@ -9,8 +9,7 @@ import pulumi
 from pydantic import BaseModel
 
 from .gateway import Gateway
-from .validation import ArgumentProblem, stack_view
-from gateway_config.models import GatewayConfig
+from .validation import ArgumentProblem, gateway_view, stack_view
 from gateway_config.semantics import Problem
 
 # A target: a Gateway or route component, or (component, sectionName) for one listener or rule.
@@ -59,7 +58,7 @@ def view_arguments(targets: list[Any], namespace: Optional[pulumi.Input[str]]) -
 
 
 def policy_view(values: dict[str, Any], **sections: Any):
-    gateway = GatewayConfig.model_construct(name=values["gateway"]["name"], listeners=list(values["gateway"]["listeners"]))
+    gateway = gateway_view(values["gateway"]["name"], values["gateway"]["listeners"])
     return stack_view(values["namespace"], gateway=gateway, routes=values["routes"], grpc_routes=values["grpcRoutes"], **sections)
 
 

@@ -7,8 +7,8 @@ from typing import Any, Sequence, Union
 
 from .echo_backend import EchoBackend
 from .gateway import Gateway
-from .validation import ArgumentProblem, check_rules, stack_view
-from gateway_config.models import GatewayConfig, ParentRef
+from .validation import ArgumentProblem, check_rules, gateway_view, stack_view
+from gateway_config.models import ParentRef
 from gateway_config.semantics import Problem
 
 
@@ -67,7 +67,7 @@ def check_against_gateways(
             return ref.model_copy(update={"external": True})
 
         viewed = route.model_copy(update={"parent_refs": [viewed_ref(ref) for ref in route.parent_refs]})
-        config = GatewayConfig.model_construct(name=gateway["name"], listeners=list(gateway["listeners"]))
+        config = gateway_view(gateway["name"], gateway["listeners"])
         key = "routes" if section.startswith("routes") else "grpc_routes"
         check_rules(
             stack_view(namespace, gateway=config, **{key: [viewed]}, **sections),

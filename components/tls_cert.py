@@ -11,7 +11,7 @@ import pulumi_tls as tls
 
 from .envoy_gateway_controller import EnvoyGatewayController
 from .options import child_options, controller_ready, custom_resource
-from .validation import check_rules, has_outputs, part, stack_view, validate_model, validate_value, when_known
+from .validation import check_rules, gateway_view, has_outputs, part, stack_view, validate_model, validate_value, when_known
 
 from gateway_config.manifests import (
     CA_ALLOWED_USES,
@@ -22,7 +22,7 @@ from gateway_config.manifests import (
     reference_grant_object,
 )
 from gateway_config.fields import DnsLabel
-from gateway_config.models import CertificateConfig, DistinguishedName, GatewayConfig
+from gateway_config.models import CertificateConfig, DistinguishedName
 
 # The model's keys -> this component's keyword arguments, for messages.
 ARGUMENTS = {
@@ -227,7 +227,7 @@ class TlsCert(pulumi.ComponentResource):
 def _reference_grant(gateway_name: str, values: dict[str, Any]) -> dict[str, Any]:
     """The ReferenceGrant letting Gateways of `gateway_namespace` read the Secret."""
     certificate = values["checked"].model_copy(update={"namespace": values["namespace"]})
-    view = stack_view(values["gateway_namespace"], gateway=GatewayConfig.model_construct(name=gateway_name))
+    view = stack_view(values["gateway_namespace"], gateway=gateway_view(gateway_name))
     return reference_grant_object(view, certificate)
 
 
