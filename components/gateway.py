@@ -7,13 +7,14 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import pulumi
 import pulumi_kubernetes as kubernetes
 
+from .envoy_proxy import EnvoyProxy
 from .gateway_class import GatewayClass
 from .options import child_options, controller_ready, custom_resource
 from .tls_cert import TlsCert
 from .validation import check_rules, part, stack_view, validate_model, validate_value, when_known
 
 from gateway_config.fields import DnsLabel
-from gateway_config.manifests import GATEWAY_API_VERSION, gateway_object
+from gateway_config.manifests import ENVOY_GATEWAY_GROUP, GATEWAY_API_VERSION, gateway_object
 from gateway_config.models import GatewayClassConfig, GatewayConfig, ListenerConfig
 
 ARGUMENTS = {"programmedTimeoutSeconds": "programmed_timeout_seconds"}
@@ -88,6 +89,7 @@ class Gateway(pulumi.ComponentResource):
         gateway_class: Union[GatewayClass, pulumi.Input[str]],
         listeners: Sequence[Union[ListenerConfig, Mapping[str, Any]]],
         certificates: Sequence[TlsCert] = (),
+        envoy_proxy: Optional[EnvoyProxy] = None,
         namespace: pulumi.Input[str] = "default",
         annotations: Optional[Mapping[str, pulumi.Input[str]]] = None,
         programmed_timeout_seconds: int = 600,
@@ -103,6 +105,9 @@ class Gateway(pulumi.ComponentResource):
           (camelCase, as Gateway API; values may be Outputs) or `ListenerConfig`s.
         - `certificates` [()]: the TlsCerts the HTTPS listeners serve; created first. A
           certificateRef naming none of them must say `external: true`.
+        - `envoy_proxy` [None: its class's]: an EnvoyProxy of this Gateway's own, named in
+          `spec.infrastructure.parametersRef` (Envoy Gateway then uses it instead of the
+          class's); created first.
         - `namespace` ["default"]: an Input, e.g. a Namespace's `metadata.name`.
         - `annotations` [{}]; `programmed_timeout_seconds` [600]: how long `pulumi up` waits
           for the Gateway to be Programmed.
@@ -117,6 +122,7 @@ class Gateway(pulumi.ComponentResource):
                 "programmedTimeoutSeconds": programmed_timeout_seconds,
             },
             "certificates": [{"settings": certificate.settings, "namespace": certificate.namespace} for certificate in certificates],
+            "proxy": None if envoy_proxy is None else envoy_proxy.proxy_name,
         }
 
         # The Gateway's own settings are known without its namespace and certificates (which
@@ -133,15 +139,26 @@ class Gateway(pulumi.ComponentResource):
             served = [item["settings"].model_copy(update={"namespace": item["namespace"]}) for item in values["certificates"]]
             view = stack_view(values["namespace"], gateway=gateway, gateway_class=class_settings, certificates=served)
             check_rules(view, "gateway", component="Gateway", name=name, arguments=ARGUMENTS)
-            return gateway_object(view)
+            manifest = gateway_object(view)
+            if values["proxy"] is not None:
+                # Before the listeners, where Gateway API's own examples put it.
+                infrastructure = {"parametersRef": {"group": ENVOY_GATEWAY_GROUP, "kind": "EnvoyProxy", "name": values["proxy"]}}
+                manifest["spec"] = {"gatewayClassName": manifest["spec"]["gatewayClassName"], "infrastructure": infrastructure,
+                                    **{key: value for key, value in manifest["spec"].items() if key != "gatewayClassName"}}
+            return manifest
 
         manifest = when_known(arguments, build)
         super().__init__("api-gateway:components:Gateway", name, None, opts)
         self.gateway_name = name
         self.namespace = namespace
         self.certificates = list(certificates)
-        self._controller_ready = controller_ready(gateway_class)
-        waits_for = [*self._controller_ready, *([gateway_class] if isinstance(gateway_class, GatewayClass) else []), *certificates]
+        self._controller_ready = controller_ready(gateway_class, envoy_proxy)
+        waits_for = [
+            *self._controller_ready,
+            *([gateway_class] if isinstance(gateway_class, GatewayClass) else []),
+            *([envoy_proxy] if envoy_proxy is not None else []),
+            *certificates,
+        ]
         self.listeners = part(settings, lambda gateway: list(gateway.listeners))
         self.listener_ports = part(settings, lambda gateway: {item.name: item.port for item in gateway.listeners})
         self.resource = custom_resource(

@@ -2,7 +2,7 @@
 
 import pulumi
 
-from pulumi_envoy_gateway import Gateway, GatewayClass, TlsCert
+from pulumi_envoy_gateway import EnvoyProxy, Gateway, GatewayClass, TlsCert
 from tests.components.conftest import HTTP, declare, depends_on, named, names, namespace_output, one_line, refusal
 
 HTTPS = {"name": "https", "protocol": "HTTPS", "port": 443, "tls": {"certificateRefs": [{"name": "example-cert"}]}}
@@ -67,3 +67,12 @@ def test_a_provider_given_to_the_component_is_used_by_its_children() -> None:
     run = declare(program)
     assert "eg-gateway" in names(run)
     assert holder["gateway"].resource._provider is holder["provider"]
+
+
+def test_a_gateway_of_its_own_envoy_proxy_names_it_and_waits_for_it() -> None:
+    # GIVEN an EnvoyProxy for this Gateway alone WHEN the Gateway is given it
+    run = declare(lambda: Gateway("internal", gateway_class="eg", envoy_proxy=EnvoyProxy("internal-proxy"), listeners=[HTTP]))
+    # THEN its infrastructure names the proxy (Envoy Gateway uses it instead of the class's) and it is created after it
+    spec = named(run, "internal-gateway").inputs["spec"]
+    assert spec["infrastructure"] == {"parametersRef": {"group": "gateway.envoyproxy.io", "kind": "EnvoyProxy", "name": "internal-proxy"}}
+    assert "internal-proxy-envoy-proxy" in depends_on(run, "internal-gateway")
