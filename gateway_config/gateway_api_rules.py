@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Iterator
 
 from gateway_config.fields import duration_milliseconds
-from gateway_config.models import ListenerConfig, RouteConfig, StackConfig
+from gateway_config.models import GatewayConfig, ListenerConfig, RouteConfig, StackConfig
 from gateway_config.problems import Problem
 
 
@@ -33,7 +33,7 @@ def _derived_name_problems(config: StackConfig) -> Iterator[Problem]:
                       f"the EnvoyProxy is named after the GatewayClass ('<name>-proxy', {len(config.proxy_name)} characters), "
                       f"and a name has at most {MAX_NAME_LENGTH}; shorten the name or set proxy.name")
     for index, certificate in enumerate(config.certificates):
-        grant = f"{config.gateway.name}-{certificate.secret_name}"
+        grant = f"{config.default_gateway.name}-{certificate.secret_name}"
         if config.certificate_namespace(certificate) != config.namespace and len(grant) > MAX_NAME_LENGTH:
             yield Problem(f"certificates.{index}.secretName",
                           f"the ReferenceGrant for this Secret is named '<gateway name>-<secretName>' ({len(grant)} "
@@ -94,13 +94,18 @@ def _overlap(first: str | None, second: str | None) -> bool:
 
 
 def _listener_overlap_problems(config: StackConfig) -> Iterator[Problem]:
-    """HTTPS listeners sharing a port whose hostnames or certificate names overlap: Envoy Gateway
-    flags both (OverlappingTLSConfig) and turns HTTP/2 off for them."""
+    """HTTPS listeners of one Gateway sharing a port whose hostnames or certificate names overlap:
+    Envoy Gateway flags both (OverlappingTLSConfig) and turns HTTP/2 off for them."""
     names_of = {
         (config.certificate_namespace(certificate), certificate.secret_name): certificate.effective_dns_names
         for certificate in config.certificates
     }
-    listeners = list(enumerate(config.gateway.listeners))
+    for gateway in config.all_gateways():
+        yield from _gateway_listener_overlap_problems(config, gateway, names_of)
+
+
+def _gateway_listener_overlap_problems(config: StackConfig, gateway: GatewayConfig, names_of: dict) -> Iterator[Problem]:
+    listeners = list(enumerate(gateway.listeners))
     https = [(index, listener) for index, listener in listeners if listener.protocol == "HTTPS"]
     flagged: set[int] = set()
     for position, (index, listener) in enumerate(https):
@@ -123,7 +128,7 @@ def _listener_overlap_problems(config: StackConfig) -> Iterator[Problem]:
             if reason is not None:
                 flagged.add(index)
                 yield Problem(
-                    f"gateway.listeners.{index}",
+                    f"{config.gateway_key(gateway)}.listeners.{index}",
                     f"HTTPS listener '{listener.name}' shares port {listener.port} with '{other.name}' and {reason}; "
                     "Envoy Gateway flags both (OverlappingTLSConfig) and serves them without HTTP/2. Give them "
                     "distinct hostnames and certificates, or put both certificates on one listener",
@@ -136,12 +141,17 @@ def _listener_certificate_problems(config: StackConfig) -> Iterator[Problem]:
     algorithm. A second one, or the same Secret listed twice, is refused (PartiallyInvalidCertificateRef)."""
     declared = {(config.certificate_namespace(certificate), certificate.secret_name): certificate
                 for certificate in config.certificates}
-    for index, listener in enumerate(config.gateway.listeners):
+    for gateway in config.all_gateways():
+        yield from _gateway_listener_certificate_problems(config, gateway, declared)
+
+
+def _gateway_listener_certificate_problems(config: StackConfig, gateway: GatewayConfig, declared: dict) -> Iterator[Problem]:
+    for index, listener in enumerate(gateway.listeners):
         holder: dict[tuple[str, str], str] = {}
         seen: set[tuple[str, str]] = set()
         for ref_index, ref in enumerate(_refs(listener)):
             key = (ref.namespace or config.namespace, ref.name)
-            where = f"gateway.listeners.{index}.tls.certificateRefs.{ref_index}"
+            where = f"{config.gateway_key(gateway)}.listeners.{index}.tls.certificateRefs.{ref_index}"
             if key in seen:
                 yield Problem(where, f"certificate '{'/'.join(key)}' is listed more than once on listener '{listener.name}'; "
                               "Envoy Gateway refuses the second copy (PartiallyInvalidCertificateRef): list each certificate once")
@@ -221,20 +231,23 @@ def _parent_ref_problems(route: RouteConfig, where: str) -> Iterator[Problem]:
 
 
 def _hostname_problems(config: StackConfig, route: RouteConfig, where: str) -> Iterator[Problem]:
-    """A route attaches to a listener only where their hostnames intersect (NoMatchingListenerHostname)."""
-    listeners = config.gateway.listeners
-    by_name = {listener.name: listener for listener in listeners}
+    """A route attaches to a listener only where their hostnames intersect (NoMatchingListenerHostname),
+    on the Gateway each parentRef names (the first Gateway without parentRefs)."""
     refs = route.parent_refs or []
-    targets = [(f"{where}.hostnames", None)] if not refs else []
+    targets = [(f"{where}.hostnames", config.default_gateway, None)] if not refs else []
     for ref_index, ref in enumerate(refs):
-        own = not ref.external and ref.name == config.gateway.name and (ref.namespace or config.namespace) == config.namespace
-        if own and (ref.section_name is None or ref.section_name in by_name):
-            targets.append((f"{where}.parentRefs.{ref_index}", ref.section_name))
-    for path, section in targets:
+        gateway = None
+        if not ref.external and (ref.namespace or config.namespace) == config.namespace:
+            gateway = config.gateway_named(ref.name)
+        if gateway is not None and (ref.section_name is None or ref.section_name in {l.name for l in gateway.listeners}):
+            targets.append((f"{where}.parentRefs.{ref_index}", gateway, ref.section_name))
+    for path, gateway, section in targets:
+        listeners = gateway.listeners
+        by_name = {listener.name: listener for listener in listeners}
         candidates = [by_name[section]] if section is not None else listeners
         if any(_intersection(listener, list(route.hostnames), listeners) for listener in candidates):
             continue
-        scope = f"listener '{section}'" if section else f"any listener of Gateway '{config.gateway.name}'"
+        scope = f"listener '{section}'" if section else f"any listener of Gateway '{gateway.name}'"
         offered = ", ".join(f"{listener.name}: {listener.hostname or 'any'}" for listener in candidates)
         yield Problem(
             path,

@@ -11,19 +11,30 @@ from __future__ import annotations
 from typing import Iterator
 
 from gateway_config.fields import image_tag
-from gateway_config.models import StackConfig
+from gateway_config.models import GatewayConfig, ProxyConfig, StackConfig
 from gateway_config.problems import Problem, dotted_path, repeated_values
+
+# Kubernetes: an object's name has at most 253 characters.
+MAX_NAME_LENGTH = 253
 
 
 def listener_problems(config: StackConfig) -> Iterator[Problem]:
-    listeners = config.gateway.listeners
+    """The listener rules, for each Gateway on its own (listeners of two Gateways never clash)."""
     declared_certificates = {
         (config.certificate_namespace(certificate), certificate.secret_name) for certificate in config.certificates
     }
+    for gateway in config.all_gateways():
+        yield from _gateway_listener_problems(config, gateway, declared_certificates)
+
+
+def _gateway_listener_problems(
+    config: StackConfig, gateway: GatewayConfig, declared_certificates: set[tuple[str, str]]
+) -> Iterator[Problem]:
+    listeners = gateway.listeners
     duplicate_names = repeated_values([listener.name for listener in listeners])
     seen_endpoints: dict[tuple, str] = {}
     for index, listener in enumerate(listeners):
-        where = dotted_path("gateway", "listeners", index)
+        where = dotted_path(config.gateway_key(gateway), "listeners", index)
         if listener.name in duplicate_names:
             yield Problem(
                 dotted_path(where, "name"),
@@ -90,25 +101,73 @@ def certificate_problems(config: StackConfig) -> Iterator[Problem]:
                 )
 
 
+def _proxies(config: StackConfig) -> list[tuple[str, ProxyConfig]]:
+    """Every EnvoyProxy's settings with where they are: the stack's, then each Gateway's own."""
+    own = [(f"{config.gateway_key(gateway)}.proxy", gateway.own_proxy) for gateway in config.all_gateways() if gateway.own_proxy]
+    return [("proxy", config.proxy), *own]
+
+
 def proxy_problems(config: StackConfig) -> Iterator[Problem]:
-    proxy = config.proxy
-    if proxy.autoscaling is not None and proxy.autoscaling.min_replicas > proxy.autoscaling.max_replicas:
-        yield Problem(
-            "proxy.autoscaling.minReplicas",
-            f"minReplicas ({proxy.autoscaling.min_replicas}) is above maxReplicas "
-            f"({proxy.autoscaling.max_replicas}); it must be at most maxReplicas",
-        )
-    budget = proxy.disruption_budget
-    if budget is not None and (budget.min_available is None) == (budget.max_unavailable is None):
-        yield Problem("proxy.disruptionBudget", "give exactly one of minAvailable or maxUnavailable")
+    for where, proxy in _proxies(config):
+        if proxy.autoscaling is not None and proxy.autoscaling.min_replicas > proxy.autoscaling.max_replicas:
+            yield Problem(
+                f"{where}.autoscaling.minReplicas",
+                f"minReplicas ({proxy.autoscaling.min_replicas}) is above maxReplicas "
+                f"({proxy.autoscaling.max_replicas}); it must be at most maxReplicas",
+            )
+        budget = proxy.disruption_budget
+        if budget is not None and (budget.min_available is None) == (budget.max_unavailable is None):
+            yield Problem(f"{where}.disruptionBudget", "give exactly one of minAvailable or maxUnavailable")
+
+
+def gateway_problems(config: StackConfig) -> Iterator[Problem]:
+    """Several Gateways: each needs its own name, and what it declares of its own (a GatewayClass,
+    cluster-wide; an EnvoyProxy, in the stack's namespace) must not take another's name."""
+    gateways = config.all_gateways()
+    seen_names: set[str] = set()
+    classes: dict[str, str] = {config.gateway_class.name: "the stack's (gatewayClass.name)"}
+    proxies: dict[str, str] = {config.proxy_name: "the stack's (proxy)"}
+    for gateway in gateways:
+        where = config.gateway_key(gateway)
+        if gateway.name in seen_names:  # the first of that name keeps it
+            yield Problem(
+                f"{where}.name",
+                f"Gateway name '{gateway.name}' is used more than once; each Gateway of the stack needs its own name",
+            )
+        seen_names.add(gateway.name)
+        if gateway.own_gateway_class is not None:
+            name = gateway.own_gateway_class.name
+            if name in classes:
+                yield Problem(
+                    f"{where}.gatewayClass.name",
+                    f"GatewayClass '{name}' is already {classes[name]}; GatewayClasses are cluster-wide, so a Gateway's own "
+                    "needs a name of its own (or leave gatewayClass out to use the stack's)",
+                )
+            classes.setdefault(name, f"Gateway '{gateway.name}''s")
+        proxy_name = gateway.own_proxy_name
+        if proxy_name is not None:
+            named = gateway.own_proxy.name is not None
+            key = f"{where}.proxy.name" if named else f"{where}.proxy"
+            if not named and len(proxy_name) > MAX_NAME_LENGTH:
+                yield Problem(
+                    key,
+                    f"the Gateway's EnvoyProxy is named after it ('<name>-proxy', {len(proxy_name)} characters), and a "
+                    f"name has at most {MAX_NAME_LENGTH}; set proxy.name",
+                )
+            elif proxy_name in proxies:
+                yield Problem(
+                    key,
+                    f"EnvoyProxy '{proxy_name}' is already {proxies[proxy_name]}; give this Gateway's proxy a name of its "
+                    "own (proxy.name)",
+                )
+            proxies.setdefault(proxy_name, f"Gateway '{gateway.name}''s")
 
 
 def production_problems(config: StackConfig) -> Iterator[Problem]:
     if not config.production:
         return
     images = [(dotted_path("backends", index, "image"), backend.image) for index, backend in enumerate(config.backends)]
-    if config.proxy.image is not None:
-        images.append(("proxy.image", config.proxy.image))
+    images += [(f"{where}.image", proxy.image) for where, proxy in _proxies(config) if proxy.image is not None]
     for where, image in images:
         tag = image_tag(image)
         if "@sha256:" not in image and tag in (None, "latest"):

@@ -59,7 +59,7 @@ def grpc_route_object(config: StackConfig, route: GrpcRouteConfig) -> dict[str, 
     parent_refs = [
         {"name": ref.name, **({"namespace": ref.namespace} if ref.namespace else {}), **({"sectionName": ref.section_name} if ref.section_name else {})}
         for ref in route.parent_refs
-    ] or [{"name": config.gateway.name}]
+    ] or [{"name": config.default_gateway.name}]
     spec: dict[str, Any] = {"parentRefs": parent_refs}
     if route.hostnames:
         spec["hostnames"] = list(route.hostnames)

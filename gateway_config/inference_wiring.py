@@ -28,7 +28,7 @@ from gateway_config.inference import (
 )
 from gateway_config.inference_semantics import pool_targets, rule_pool
 from gateway_config.kubernetes_objects import ENVOY_GATEWAY_API_VERSION, GATEWAY_API_GROUP, object_metadata
-from gateway_config.models import BackendRef, ListenerConfig, RouteConfig, StackConfig
+from gateway_config.models import BackendRef, GatewayConfig, ListenerConfig, RouteConfig, StackConfig
 from gateway_config.policy_manifests import backend_traffic_policy_object
 from gateway_config.traffic_policies import BackendTrafficPolicyConfig
 
@@ -111,38 +111,54 @@ def ext_proc_filter_name(config: StackConfig, pool: InferencePoolConfig) -> str:
     return f"envoy.filters.http.ext_proc/envoyextensionpolicy/{config.namespace}/{extension_policy_name(pool)}/extproc/0"
 
 
-def xds_listener_names(config: StackConfig, routes: list[RouteConfig]) -> list[str]:
-    """The Envoy listeners the routes are served on: Envoy Gateway names each after the first
-    Gateway listener on its port (`<namespace>/<gateway>/<listener>`)."""
-    listeners: list[ListenerConfig] = config.gateway.listeners
+def xds_listener_names(config: StackConfig, routes: list[RouteConfig], gateway: GatewayConfig | None = None) -> list[str]:
+    """The Envoy listeners of `gateway` (default: the first) the routes are served on: Envoy Gateway
+    names each after the first Gateway listener on its port (`<namespace>/<gateway>/<listener>`)."""
+    gateway = gateway or config.default_gateway
+    listeners: list[ListenerConfig] = gateway.listeners
     first_on_port: dict[int, str] = {}
     for listener in listeners:
         first_on_port.setdefault(listener.port, listener.name)
     names = []
     for route in routes:
-        attached = [ref.section_name for ref in route.parent_refs if not ref.external] if route.parent_refs else []
+        # The listeners of this Gateway the route names (none named: all of them).
+        attached = [ref.section_name for ref in route.parent_refs if not ref.external and ref.name == gateway.name]
         chosen = [l for l in listeners if not attached or None in attached or l.name in attached]
-        names += [f"{config.namespace}/{config.gateway.name}/{first_on_port[l.port]}" for l in chosen]
+        names += [f"{config.namespace}/{gateway.name}/{first_on_port[l.port]}" for l in chosen]
     return list(dict.fromkeys(names))
 
 
-def fail_open_patch_policy(config: StackConfig, pool: InferencePoolConfig) -> dict[str, Any] | None:
-    """For a FailOpen pool used by a route: the EnvoyPatchPolicy that sets Envoy's
-    `failure_mode_allow` on the pool's ext_proc filter in each listener serving those routes.
-    With it, a request goes on to the pool's Service (round robin) when no ready EPP can be
-    reached; an EPP that fails mid-request still fails it (Envoy cannot replay a body it has
-    streamed). Needs Envoy Gateway's `extensionApis.enableEnvoyPatchPolicy`."""
+def fail_open_patch_policy(
+    config: StackConfig, pool: InferencePoolConfig, gateway: GatewayConfig | None = None
+) -> dict[str, Any] | None:
+    """For a FailOpen pool used by a route of `gateway` (default: the first): the EnvoyPatchPolicy
+    that sets Envoy's `failure_mode_allow` on the pool's ext_proc filter in each of its listeners
+    serving those routes (an EnvoyPatchPolicy targets one Gateway: one per Gateway, the first's
+    named `<pool>-fail-open`, another's `<pool>-fail-open-<gateway>`). With it, a request goes on to
+    the pool's Service (round robin) when no ready EPP can be reached; an EPP that fails mid-request
+    still fails it (Envoy cannot replay a body it has streamed). Needs Envoy Gateway's
+    `extensionApis.enableEnvoyPatchPolicy`. None when no route of `gateway` uses the pool."""
+    gateway = gateway or config.default_gateway
     targets = pool_targets(config, pool)
     if pool.failure_mode != "FailOpen" or not targets:
         return None
-    routes = list({route.name: route for route, _ in targets}.values())
+    # A route attached to none of the stack's Gateways (external parents only) counts for the first, as before.
+    routes = [
+        route for route in {route.name: route for route, _ in targets}.values()
+        if gateway in config.parent_gateways(route) or (not config.parent_gateways(route) and gateway is config.default_gateway)
+    ]
+    if not routes:
+        return None
+    name = fail_open_patch_policy_name(pool)
+    if gateway is not config.default_gateway:
+        name = f"{name}-{gateway.name}"
     filter_path = f"$..http_filters[?(@.name=='{ext_proc_filter_name(config, pool)}')].typed_config"
     return {
         "apiVersion": POLICY_API_VERSION,
         "kind": "EnvoyPatchPolicy",
-        "metadata": object_metadata(fail_open_patch_policy_name(pool), config.namespace),
+        "metadata": object_metadata(name, config.namespace),
         "spec": {
-            "targetRef": {"group": GATEWAY_API_GROUP, "kind": "Gateway", "name": config.gateway.name},
+            "targetRef": {"group": GATEWAY_API_GROUP, "kind": "Gateway", "name": gateway.name},
             "type": "JSONPatch",
             "jsonPatches": [
                 {
@@ -150,7 +166,7 @@ def fail_open_patch_policy(config: StackConfig, pool: InferencePoolConfig) -> di
                     "name": listener,
                     "operation": {"op": "add", "jsonPath": filter_path, "path": "/failure_mode_allow", "value": True},
                 }
-                for listener in xds_listener_names(config, routes)
+                for listener in xds_listener_names(config, routes, gateway)
             ],
         },
     }

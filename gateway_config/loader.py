@@ -63,15 +63,35 @@ def parse_stack_config(raw: Mapping[str, Any], stack_file: str, project_director
         problems = [merged.locate(_problem_from_pydantic(detail)) for detail in error.errors(include_url=False)]
         raise ConfigError(
             stack_file,
-            merged.problems + problems,
+            merged.problems + _with_gateway_problem(merged.raw, problems),
             note="(references between sections are checked once these are fixed)",
         ) from None
-    if merged.problems:
-        raise ConfigError(stack_file, merged.problems, note="(references between sections are checked once these are fixed)")
+    shape_problems = merged.problems + _with_gateway_problem(merged.raw, [])
+    if shape_problems:
+        raise ConfigError(stack_file, shape_problems, note="(references between sections are checked once these are fixed)")
     problems = [merged.locate(problem) for problem in find_problems(config)]
     if problems:
         raise ConfigError(stack_file, problems)
     return config
+
+
+def _with_gateway_problem(raw: Mapping[str, Any], problems: list[Problem]) -> list[Problem]:
+    """`problems` (the models', in the order of their keys) with one more where a stack declares no
+    Gateway: neither `gateway` (the seed's) nor any of `gateways`. It stands where the models would
+    put `gateway`'s own problem, as when `gateway` was a required key."""
+    if raw.get("gateway") is not None or raw.get("gateways"):
+        return problems
+    if "gateways" in raw:
+        missing = Problem("gateways", "is empty and there is no gateway; declare at least one Gateway (gateway or gateways)")
+    else:
+        missing = Problem("gateway", "is required but missing")
+    keys = [info.alias or name for name, info in StackConfig.model_fields.items()]
+    rank = {key: position for position, key in enumerate(keys)}
+    later = next(
+        (index for index, problem in enumerate(problems) if rank.get(problem.path.split(".")[0], -1) > rank[missing.path]),
+        len(problems),
+    )
+    return problems[:later] + [missing] + problems[later:]
 
 
 def raw_config_from_stack_file(path: Path) -> dict[str, Any]:

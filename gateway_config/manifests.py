@@ -26,6 +26,7 @@ from gateway_config.models import (
     BackendConfig,
     CertificateConfig,
     ControllerConfig,
+    GatewayConfig,
     DistinguishedName,
     HeaderModifier,
     PathModifier,
@@ -84,9 +85,12 @@ def chart_reference(controller: ControllerConfig, chart: str) -> str:
 # --- gateway class, proxy, gateway ------------------------------------------------------
 
 
-def envoy_proxy_object(config: StackConfig) -> dict[str, Any]:
-    """The EnvoyProxy that shapes the proxies the controller creates for the Gateway."""
-    proxy = config.proxy
+def envoy_proxy_object(config: StackConfig, gateway: GatewayConfig | None = None) -> dict[str, Any]:
+    """The EnvoyProxy that shapes the proxies the controller creates for a Gateway: the stack's
+    (`proxy`, named by `StackConfig.proxy_name`), or with `gateway` that Gateway's own (its `proxy`
+    under `gateways`, named `own_proxy_name`; the stack's when it has none)."""
+    own = gateway is not None and gateway.own_proxy is not None
+    proxy = gateway.own_proxy if own else config.proxy
     deployment: dict[str, Any] = {}
     if proxy.replicas is not None:
         deployment["replicas"] = proxy.replicas
@@ -136,15 +140,18 @@ def envoy_proxy_object(config: StackConfig) -> dict[str, Any]:
     return {
         "apiVersion": ENVOY_PROXY_API_VERSION,
         "kind": "EnvoyProxy",
-        "metadata": object_metadata(config.proxy_name, config.namespace),
+        "metadata": object_metadata(gateway.own_proxy_name if own else config.proxy_name, config.namespace),
         "spec": {"provider": {"type": "Kubernetes", "kubernetes": kubernetes}},
     }
 
 
-def gateway_class_object(config: StackConfig) -> dict[str, Any]:
-    """The GatewayClass, pointing at the stack's EnvoyProxy (parametersRef)."""
+def gateway_class_object(config: StackConfig, gateway: GatewayConfig | None = None) -> dict[str, Any]:
+    """The GatewayClass, pointing at the stack's EnvoyProxy (parametersRef): the stack's
+    (`gatewayClass`), or with `gateway` the class that Gateway belongs to (its own `gatewayClass`,
+    else the stack's). A Gateway's own EnvoyProxy is named by the Gateway itself (`gateway_object`)."""
+    gateway_class = config.gateway_class_of(gateway) if gateway is not None else config.gateway_class
     spec: dict[str, Any] = {
-        "controllerName": config.gateway_class.controller_name,
+        "controllerName": gateway_class.controller_name,
         "parametersRef": {
             "group": ENVOY_GATEWAY_GROUP,
             "kind": "EnvoyProxy",
@@ -152,22 +159,25 @@ def gateway_class_object(config: StackConfig) -> dict[str, Any]:
             "namespace": config.namespace,
         },
     }
-    if config.gateway_class.description:
-        spec["description"] = config.gateway_class.description
+    if gateway_class.description:
+        spec["description"] = gateway_class.description
     return {
         "apiVersion": GATEWAY_API_VERSION,
         "kind": "GatewayClass",
         "metadata": object_metadata(
-            config.gateway_class.name, None, annotations={WAIT_FOR_ANNOTATION: "condition=Accepted"}
+            gateway_class.name, None, annotations={WAIT_FOR_ANNOTATION: "condition=Accepted"}
         ),
         "spec": spec,
     }
 
 
-def gateway_object(config: StackConfig) -> dict[str, Any]:
-    """The Gateway with its listeners; `pulumi up` waits for it to be Programmed."""
+def gateway_object(config: StackConfig, gateway: GatewayConfig | None = None) -> dict[str, Any]:
+    """A Gateway with its listeners (default: the first of `StackConfig.all_gateways`, the seed's);
+    `pulumi up` waits for it to be Programmed. A Gateway with its own `proxy` names that EnvoyProxy
+    in `infrastructure.parametersRef`, which Envoy Gateway uses instead of its class's."""
+    gateway = gateway or config.default_gateway
     listeners = []
-    for listener in config.gateway.listeners:
+    for listener in gateway.listeners:
         entry: dict[str, Any] = {"name": listener.name, "protocol": listener.protocol, "port": listener.port}
         if listener.hostname is not None:
             entry["hostname"] = listener.hostname
@@ -182,16 +192,21 @@ def gateway_object(config: StackConfig) -> dict[str, Any]:
         if listener.allowed_routes is not None:
             entry["allowedRoutes"] = {"namespaces": {"from": listener.allowed_routes.namespaces}}
         listeners.append(entry)
+    infrastructure: dict[str, Any] = {}
+    if gateway.own_proxy_name is not None:
+        infrastructure["infrastructure"] = {
+            "parametersRef": {"group": ENVOY_GATEWAY_GROUP, "kind": "EnvoyProxy", "name": gateway.own_proxy_name}
+        }
     annotations = {
-        **config.gateway.annotations,
+        **gateway.annotations,
         WAIT_FOR_ANNOTATION: "condition=Programmed",
-        TIMEOUT_ANNOTATION: str(config.gateway.programmed_timeout_seconds),
+        TIMEOUT_ANNOTATION: str(gateway.programmed_timeout_seconds),
     }
     return {
         "apiVersion": GATEWAY_API_VERSION,
         "kind": "Gateway",
-        "metadata": object_metadata(config.gateway.name, config.namespace, annotations=annotations),
-        "spec": {"gatewayClassName": config.gateway_class.name, "listeners": listeners},
+        "metadata": object_metadata(gateway.name, config.namespace, annotations=annotations),
+        "spec": {"gatewayClassName": config.gateway_class_of(gateway).name, **infrastructure, "listeners": listeners},
     }
 
 
@@ -321,7 +336,7 @@ def http_route_object(config: StackConfig, route: RouteConfig) -> dict[str, Any]
             **({"sectionName": ref.section_name} if ref.section_name else {}),
         }
         for ref in route.parent_refs
-    ] or [{"name": config.gateway.name}]
+    ] or [{"name": config.default_gateway.name}]
     spec: dict[str, Any] = {"parentRefs": parent_refs}
     if route.hostnames:
         spec["hostnames"] = list(route.hostnames)
@@ -373,7 +388,7 @@ def reference_grant_object(config: StackConfig, certificate: CertificateConfig) 
     return {
         "apiVersion": REFERENCE_GRANT_API_VERSION,
         "kind": "ReferenceGrant",
-        "metadata": object_metadata(f"{config.gateway.name}-{certificate.secret_name}", secret_namespace),
+        "metadata": object_metadata(f"{config.default_gateway.name}-{certificate.secret_name}", secret_namespace),
         "spec": {
             "from": [{"group": GATEWAY_API_GROUP, "kind": "Gateway", "namespace": config.namespace}],
             "to": [{"group": "", "kind": "Secret", "name": certificate.secret_name}],

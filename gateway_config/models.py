@@ -186,13 +186,54 @@ class ListenerConfig(ConfigModel):
 
 
 class GatewayConfig(ConfigModel):
-    """The Gateway. Default name `eg`; `pulumi up` waits up to `programmedTimeoutSeconds`
-    (default 600) for it to be Programmed, i.e. for its proxies to have an address."""
+    """A Gateway. Default name `eg`; `pulumi up` waits up to `programmedTimeoutSeconds`
+    (default 600) for it to be Programmed, i.e. for its proxies to have an address. It uses the
+    stack's `gatewayClass` and `proxy` (a Gateway under `gateways` may have its own)."""
 
     name: KubernetesName = "eg"
     listeners: list[ListenerConfig] = Field(min_length=1, max_length=64)
     programmed_timeout_seconds: int = Field(default=600, ge=1, le=7200)
     annotations: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def own_gateway_class(self) -> Optional[GatewayClassConfig]:
+        """The GatewayClass of this Gateway's own, or None when it uses the stack's."""
+        return None
+
+    @property
+    def own_proxy(self) -> Optional[ProxyConfig]:
+        """The EnvoyProxy settings of this Gateway's own, or None when the stack's shape it."""
+        return None
+
+    @property
+    def own_proxy_name(self) -> Optional[str]:
+        """The name of this Gateway's own EnvoyProxy, or None when it uses the stack's."""
+        return None
+
+
+class ListedGatewayConfig(GatewayConfig):
+    """A Gateway under `gateways`: as the seed's `gateway`, and optionally with a `gatewayClass`
+    of its own (a GatewayClass pointing at the stack's EnvoyProxy; cluster-wide, so its name must
+    be new) and a `proxy` of its own (an EnvoyProxy named `proxy.name`, default
+    `<gateway name>-proxy`, that the Gateway names in `spec.infrastructure.parametersRef` and that
+    replaces its class's for it). Default: neither; the stack's `gatewayClass` and `proxy` apply."""
+
+    gateway_class: Optional[GatewayClassConfig] = None
+    proxy: Optional[ProxyConfig] = None
+
+    @property
+    def own_gateway_class(self) -> Optional[GatewayClassConfig]:
+        return self.gateway_class
+
+    @property
+    def own_proxy(self) -> Optional[ProxyConfig]:
+        return self.proxy
+
+    @property
+    def own_proxy_name(self) -> Optional[str]:
+        if self.proxy is None:
+            return None
+        return self.proxy.name or f"{self.name}-proxy"
 
 
 # --- certificates ------------------------------------------------------------------
@@ -283,7 +324,9 @@ class StackConfig(ConfigModel):
     controller: ControllerConfig = Field(default_factory=ControllerConfig)
     gateway_class: GatewayClassConfig = Field(default_factory=GatewayClassConfig)
     proxy: ProxyConfig = Field(default_factory=ProxyConfig)
-    gateway: GatewayConfig
+    # The seed's Gateway, and more of them; a stack declares at least one (see all_gateways).
+    gateway: Optional[GatewayConfig] = None
+    gateways: list[ListedGatewayConfig] = Field(default_factory=list, max_length=16)
     certificates: list[CertificateConfig] = Field(default_factory=list, max_length=64)
     backends: list[BackendConfig] = Field(default_factory=list, max_length=256)
     routes: list[RouteConfig] = Field(default_factory=list)
@@ -309,4 +352,48 @@ class StackConfig(ConfigModel):
 
     @property
     def proxy_name(self) -> str:
+        """The stack's EnvoyProxy: `proxy.name`, default `<gateway class name>-proxy`."""
         return self.proxy.name or f"{self.gateway_class.name}-proxy"
+
+    # --- the stack's Gateways ---------------------------------------------------------------
+
+    def all_gateways(self) -> list[GatewayConfig]:
+        """Every Gateway the stack declares: the seed's `gateway` first (when given), then
+        `gateways` in order. The loader refuses a stack with neither."""
+        return ([self.gateway] if self.gateway is not None else []) + list(self.gateways)
+
+    @property
+    def default_gateway(self) -> GatewayConfig:
+        """The first Gateway: where a route without parentRefs attaches (the seed's `gateway`)."""
+        return self.all_gateways()[0]
+
+    def gateway_named(self, name: str) -> Optional[GatewayConfig]:
+        """The stack's Gateway called `name`, or None."""
+        return next((gateway for gateway in self.all_gateways() if gateway.name == name), None)
+
+    def gateway_key(self, gateway: GatewayConfig) -> str:
+        """Where `gateway` is in the stack file: `gateway` (the seed's) or `gateways.<index>`."""
+        if gateway is self.gateway:
+            return "gateway"
+        return f"gateways.{next(index for index, item in enumerate(self.gateways) if item is gateway)}"
+
+    def gateway_class_of(self, gateway: GatewayConfig) -> GatewayClassConfig:
+        """The GatewayClass `gateway` belongs to: its own, or the stack's."""
+        return gateway.own_gateway_class or self.gateway_class
+
+    def proxy_name_of(self, gateway: GatewayConfig) -> str:
+        """The EnvoyProxy that shapes `gateway`'s proxies: its own, or the stack's."""
+        return gateway.own_proxy_name or self.proxy_name
+
+    def parent_gateways(self, route: RouteConfig | GrpcRouteConfig) -> list[GatewayConfig]:
+        """The stack's Gateways a route (HTTP or gRPC) attaches to, each once: those its parentRefs
+        name (external ones and names the stack does not declare left out), or the first Gateway
+        when it has none."""
+        if not route.parent_refs:
+            return [self.default_gateway]
+        named = [
+            self.gateway_named(ref.name)
+            for ref in route.parent_refs
+            if not ref.external and (ref.namespace or self.namespace) == self.namespace
+        ]
+        return list({id(gateway): gateway for gateway in named if gateway is not None}.values())

@@ -16,7 +16,7 @@ from typing import Iterator
 from pydantic_core import PydanticCustomError
 
 from gateway_config.fields import validate_regular_expression
-from gateway_config.models import StackConfig
+from gateway_config.models import ListenerConfig, StackConfig
 from gateway_config.problems import Problem, dotted_path, repeated_values
 from gateway_config.traffic_policies import (
     TLS_VERSION_ORDER,
@@ -53,18 +53,21 @@ def target_problems(
     config: StackConfig, refs: list[PolicyTargetRef], where: str, allowed_kinds: tuple[str, ...]
 ) -> Iterator[Problem]:
     """A target that does not exist, or of a kind this policy cannot attach to."""
-    listeners = [listener.name for listener in config.gateway.listeners]
+    gateway_names = [gateway.name for gateway in config.all_gateways()]
     for index, ref in enumerate(refs):
         ref_where = dotted_path(where, "targetRefs", index)
         if ref.kind not in allowed_kinds:
             yield Problem(dotted_path(ref_where, "kind"), f"is {ref.kind}; this policy attaches to {' or '.join(allowed_kinds)} only")
             continue
         if ref.kind == "Gateway":
-            if ref.name != config.gateway.name:
-                yield Problem(
-                    dotted_path(ref_where, "name"),
-                    f"Gateway '{ref.name}' is not this stack's; its Gateway is '{config.gateway.name}'",
+            gateway = config.gateway_named(ref.name)
+            listeners = [listener.name for listener in gateway.listeners] if gateway is not None else []
+            if gateway is None:
+                declared = (
+                    f"its Gateway is '{gateway_names[0]}'" if len(gateway_names) == 1
+                    else "its Gateways are " + ", ".join(f"'{name}'" for name in gateway_names)
                 )
+                yield Problem(dotted_path(ref_where, "name"), f"Gateway '{ref.name}' is not this stack's; {declared}")
             elif ref.section_name is not None and ref.section_name not in listeners:
                 yield Problem(
                     dotted_path(ref_where, "sectionName"),
@@ -260,8 +263,13 @@ def targeted_rules(config: StackConfig, refs: list[PolicyTargetRef]) -> Iterator
         for route in config.routes:
             if ref.kind == "HTTPRoute" and ref.name != route.name:
                 continue
-            if ref.kind == "Gateway" and ref.section_name is not None and route.parent_refs and not any(
-                parent.section_name in (None, ref.section_name) for parent in route.parent_refs
+            attached = config.parent_gateways(route)
+            if ref.kind == "Gateway" and attached and all(gateway.name != ref.name for gateway in attached):
+                continue  # the route attaches to the stack's other Gateways only
+            # The references to the targeted Gateway decide which of its listeners the route is on.
+            parents = [parent for parent in route.parent_refs if parent.name == ref.name] or route.parent_refs
+            if ref.kind == "Gateway" and ref.section_name is not None and parents and not any(
+                parent.section_name in (None, ref.section_name) for parent in parents
             ):
                 continue
             if ref.kind not in ("Gateway", "HTTPRoute"):
@@ -300,7 +308,6 @@ def _client_traffic_policy_problems(config: StackConfig) -> Iterator[Problem]:
     policies: list[ClientTrafficPolicyConfig] = getattr(config, "client_traffic_policies", [])
     yield from conflict_problems(policies, "clientTrafficPolicies", "ClientTrafficPolicy")
     authorities = {ca.name for ca in getattr(config, "client_certificate_authorities", [])}
-    listeners = {listener.name: listener for listener in config.gateway.listeners}
     for index, policy in enumerate(policies):
         where = dotted_path("clientTrafficPolicies", index)
         yield from target_problems(config, policy.target_refs, where, ("Gateway",))
@@ -310,11 +317,7 @@ def _client_traffic_policy_problems(config: StackConfig) -> Iterator[Problem]:
                           "clientIPDetection, connection")
         tls = policy.tls
         if tls is not None:
-            targeted = [
-                listeners[ref.section_name] if ref.section_name in listeners else None
-                for ref in policy.target_refs
-                if ref.section_name
-            ]
+            targeted = [_listener(config, ref) for ref in policy.target_refs if ref.section_name]
             if targeted and all(listener is not None and listener.protocol != "HTTPS" for listener in targeted):
                 yield Problem(dotted_path(where, "tls"), "targets only HTTP listeners; TLS settings apply to HTTPS listeners")
             yield from _tls_problems(tls, dotted_path(where, "tls"), authorities, config)
@@ -328,14 +331,22 @@ def _client_traffic_policy_problems(config: StackConfig) -> Iterator[Problem]:
                 )
 
 
+def _listener(config: StackConfig, ref: PolicyTargetRef) -> ListenerConfig | None:
+    """The listener a target's sectionName names on the Gateway it names, or None. A Gateway the
+    stack does not declare (a problem of its own) is read as the first one."""
+    gateway = config.gateway_named(ref.name) or config.default_gateway
+    return next((listener for listener in gateway.listeners if listener.name == ref.section_name), None)
+
+
 def _shared_http_port_problems(config: StackConfig, policy: ClientTrafficPolicyConfig, where: str) -> Iterator[Problem]:
     """Envoy Gateway (validatePortOverlapForClientTrafficPolicy): HTTP listeners of one port share one filter
     chain, so a ClientTrafficPolicy may not target one of them alone."""
     for ref_index, ref in enumerate(policy.target_refs):
-        listener = next((item for item in config.gateway.listeners if item.name == ref.section_name), None)
+        listener = _listener(config, ref)
         if ref.kind != "Gateway" or listener is None or listener.protocol != "HTTP":
             continue
-        sharing = [item.name for item in config.gateway.listeners if item is not listener and item.port == listener.port]
+        gateway = config.gateway_named(ref.name) or config.default_gateway
+        sharing = [item.name for item in gateway.listeners if item is not listener and item.port == listener.port]
         if sharing:
             yield Problem(dotted_path(where, "targetRefs", ref_index, "sectionName"),
                           f"HTTP listener '{listener.name}' shares port {listener.port} with {', '.join(sharing)}, and HTTP "

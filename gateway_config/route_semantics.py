@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from gateway_config.models import BackendConfig, RouteConfig, RouteRule, StackConfig
+from gateway_config.models import BackendConfig, GrpcRouteConfig, RouteConfig, RouteRule, StackConfig
 from gateway_config.problems import Problem, dotted_path, repeated_values
 
 MAX_MATCHES_PER_ROUTE = 128
@@ -57,23 +57,29 @@ def route_problems(config: StackConfig) -> Iterator[Problem]:
             yield from _rule_problems(config, rule, dotted_path(where, "rules", rule_index), backends)
 
 
-def parent_ref_problems(config: StackConfig, route: RouteConfig, where: str) -> Iterator[Problem]:
-    listener_names = {listener.name for listener in config.gateway.listeners}
+def parent_ref_problems(config: StackConfig, route: RouteConfig | GrpcRouteConfig, where: str) -> Iterator[Problem]:
+    """Each parentRef (not external) names one of the stack's Gateways, in its namespace, and
+    with `sectionName` one of that Gateway's listeners."""
+    names = [gateway.name for gateway in config.all_gateways()]
     for ref_index, ref in enumerate(route.parent_refs):
         if ref.external:
             continue
         ref_where = dotted_path(where, "parentRefs", ref_index)
-        if ref.name != config.gateway.name or (ref.namespace or config.namespace) != config.namespace:
+        gateway = config.gateway_named(ref.name) if (ref.namespace or config.namespace) == config.namespace else None
+        if gateway is None:
+            choices = f"'{names[0]}'" if len(names) == 1 else "one of " + ", ".join(f"'{name}'" for name in names)
             yield Problem(
                 dotted_path(ref_where, "name"),
                 f"route '{route.name}' names Gateway '{ref.name}', which this stack does not declare; "
-                f"use '{config.gateway.name}' or mark the reference external: true",
+                f"use {choices} or mark the reference external: true",
             )
-        elif ref.section_name is not None and ref.section_name not in listener_names:
+            continue
+        listener_names = {listener.name for listener in gateway.listeners}
+        if ref.section_name is not None and ref.section_name not in listener_names:
             yield Problem(
                 dotted_path(ref_where, "sectionName"),
                 f"route '{route.name}' names listener '{ref.section_name}', which Gateway "
-                f"'{config.gateway.name}' does not have; its listeners are: {', '.join(sorted(listener_names))}",
+                f"'{gateway.name}' does not have; its listeners are: {', '.join(sorted(listener_names))}",
             )
 
 

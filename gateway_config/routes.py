@@ -35,8 +35,8 @@ from gateway_config.fields import (
 
 
 class ParentRef(ConfigModel):
-    """The Gateway (and optionally the listener) a route attaches to. Must be the stack's
-    Gateway unless `external: true`."""
+    """The Gateway (and optionally the listener) a route attaches to: `name` names one of the
+    stack's Gateways (`gateway` or one of `gateways`) unless `external: true`."""
 
     name: KubernetesName
     section_name: Optional[SectionName] = None
@@ -196,7 +196,7 @@ class RouteRule(ConfigModel):
 
 
 class RouteConfig(ConfigModel):
-    """An HTTPRoute. Attaches to the stack's Gateway (all listeners) unless `parentRefs` says otherwise."""
+    """An HTTPRoute. Attaches to the stack's first Gateway (all listeners) unless `parentRefs` says otherwise."""
 
     name: KubernetesName
     parent_refs: list[ParentRef] = Field(default_factory=list, max_length=32)
@@ -257,7 +257,7 @@ class GrpcRouteRule(ConfigModel):
 
 
 class GrpcRouteConfig(ConfigModel):
-    """A GRPCRoute. Attaches to the stack's Gateway (all listeners) unless `parentRefs` says otherwise."""
+    """A GRPCRoute. Attaches to the stack's first Gateway (all listeners) unless `parentRefs` says otherwise."""
 
     name: KubernetesName
     parent_refs: list[ParentRef] = Field(default_factory=list, max_length=32)

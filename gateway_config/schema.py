@@ -85,6 +85,8 @@ def stack_file_schema() -> dict[str, Any]:
     required = [f"{PROJECT_NAME}:{key}" for key in model.get("required", [])]
     if required:
         config["required"] = required
+    # A stack declares at least one Gateway: the seed's `gateway`, or one under `gateways`.
+    config["anyOf"] = [{"required": [f"{PROJECT_NAME}:gateway"]}, {"required": [f"{PROJECT_NAME}:gateways"]}]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": f"Pulumi stack file of the {PROJECT_NAME} program",

@@ -26,6 +26,7 @@ def find_problems(config: StackConfig) -> list[Problem]:
     """Every cross-value problem of `config`, in a stable order (empty when it is sound)."""
     return [
         *gateway_semantics.listener_problems(config),
+        *gateway_semantics.gateway_problems(config),
         *gateway_semantics.certificate_problems(config),
         *route_semantics.backend_problems(config),
         *route_semantics.route_problems(config),

@@ -41,8 +41,8 @@ Cidr = Annotated[str, AfterValidator(_cidr)]
 
 
 class PolicyTargetRef(ConfigModel):
-    """What a policy attaches to: the stack's Gateway (optionally one listener, `sectionName`),
-    or one of its routes (optionally one rule, by the rule's `name`)."""
+    """What a policy attaches to: one of the stack's Gateways, by name (optionally one listener,
+    `sectionName`), or one of its routes (optionally one rule, by the rule's `name`)."""
 
     kind: Literal["Gateway", "HTTPRoute", "GRPCRoute"]
     name: KubernetesName
