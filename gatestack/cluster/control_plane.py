@@ -5,15 +5,17 @@ Each is the upstream binary (built by `gatestack.toolchain`), run with flags of 
 envtest-style single-node cluster: everything on 127.0.0.1 of the cluster's namespace,
 RBAC on, the admin identity from `pki.py`. kube-controller-manager makes ReplicaSets,
 EndpointSlices and garbage collection happen; kube-scheduler binds pods to the kwok node;
-kwok plays the node's kubelet as far as scheduling goes (pods become Running with an address
-from `POD_CIDR`), with its pod-ready Stage changed so that a pod starts *not* Ready
-(`pod_start_stage`): readiness is the node agent's to report, from the pod's own probes.
+kwok plays the node's kubelet as far as pod phases go (pods become Running), with its
+pod-ready Stage changed (`pod_start_stage`) so that a pod starts *not* Ready and without an
+address: as on a real node, the address comes from the CNI plugins and readiness from the
+pod's own probes, both reported by the node agent.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import ssl
 import subprocess
 import urllib.request
@@ -188,9 +190,14 @@ _NOT_READY_EDITS = (
 )
 
 
+# kwok's own pod addresses: left out, the node agent writes the one CNI gave the pod. (kwok's
+# address pool is also made twice when two pods start at once, handing both the same address.)
+_POD_IP_TEMPLATE = re.compile(r"\{\{ \$podIPs := PodIPsWith .*?\n\{\{ end \}\}\n\{\{ end \}\}\n", re.DOTALL)
+
+
 def pod_start_stage(original: Path, directory: Path) -> Path:
-    """kwok's pod-ready Stage with the pod left not Ready and its containers waiting (as a
-    kubelet reports a pod whose containers are starting); written into `directory`.
+    """kwok's pod-ready Stage with the pod left not Ready, its containers waiting (as a kubelet
+    reports a pod whose containers are starting) and no pod address; written into `directory`.
 
     Raises RuntimeError when kwok's Stage no longer has the text this edits."""
     stage = yaml.safe_load(original.read_text())
@@ -199,6 +206,9 @@ def pod_start_stage(original: Path, directory: Path) -> Path:
         if template.count(before) != 1:
             raise RuntimeError(f"kwok's Stage {original} changed: expected once in its statusTemplate: {before!r}")
         template = template.replace(before, after)
+    template, removed = _POD_IP_TEMPLATE.subn("", template)
+    if removed != 1:
+        raise RuntimeError(f"kwok's Stage {original} changed: expected one PodIPsWith block in its statusTemplate")
     stage["spec"]["next"]["statusTemplate"] = template
     directory.mkdir(parents=True, exist_ok=True)
     derived = directory / "pod-start.yaml"

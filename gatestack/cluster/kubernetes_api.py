@@ -60,6 +60,10 @@ class ClusterApi:
             name, namespace, {"status": {"conditions": conditions, "containerStatuses": container_statuses}}
         )
 
+    def set_pod_ip(self, namespace: str, name: str, ip: str) -> None:
+        """Write the pod's address (`podIP`, `podIPs`), as the kubelet does from the CNI result."""
+        self.core.patch_namespaced_pod_status(name, namespace, {"status": {"podIP": ip, "podIPs": [{"ip": ip}]}})
+
     def set_load_balancer_ingress(self, namespace: str, name: str, ip: str) -> None:
         """Write `status.loadBalancer.ingress`, as a cloud's load-balancer controller does."""
         self.core.patch_namespaced_service_status(

@@ -1,10 +1,10 @@
 """The node agent: what the kubelet would do for the pods kwok schedules onto the node.
 
-kwok makes a pod Running with an address (and, with the cluster's own pod-start Stage, not
-Ready) but runs nothing. For each such pod this agent, as a kubelet with a container runtime:
+kwok makes a pod Running (with the cluster's own pod-start Stage: not Ready, no address) but
+runs nothing. For each such pod this agent, as a kubelet with a container runtime:
 
 1. makes the pod's network namespace and joins it to the cluster's bridge through the CNI
-   plugins, at the pod IP kwok wrote (`pod_network.py`);
+   plugins (`pod_network.py`), and writes the address CNI gave it into the pod's status;
 2. starts each container inside that namespace, by the pod's kind (`pod_kind`, from labels the
    stack's components and Envoy Gateway set), binding the ports its spec declares:
    - an Envoy Gateway proxy pod -> a real Envoy configured by the controller (`proxy_pod.py`)
@@ -494,8 +494,15 @@ class NodeAgent:
 
     def _start(self, pod: dict) -> RunningPod:
         metadata = pod["metadata"]
-        ip = pod["status"]["podIP"]
-        sandbox = self.network.add(metadata["uid"], ip)
+        sandbox = self.network.add(metadata["uid"], pod["status"].get("podIP") or None)
+        ip = sandbox.address
+        if pod["status"].get("podIP") != ip:
+            try:
+                self.api.set_pod_ip(metadata["namespace"], metadata["name"], ip)
+            except BaseException:
+                self.network.remove(metadata["uid"])
+                raise
+        pod["status"].update(podIP=ip, podIPs=[{"ip": ip}])  # what the downward API reads from now on
         running = RunningPod(uid=metadata["uid"], ip=ip, name=f"{metadata['namespace']}/{metadata['name']}", sandbox=sandbox, kind=pod_kind(pod))
         if running.kind == "endpoint-picker":
             running.pool = f"{metadata['namespace']}/{pool_of_pod(pod)}"
@@ -548,7 +555,7 @@ class NodeAgent:
             pod
             for pod in self.api.pods()
             if pod.get("spec", {}).get("nodeName") == NODE_NAME
-            and pod.get("status", {}).get("podIP")
+            and not pod.get("spec", {}).get("hostNetwork")
             and not pod["metadata"].get("deletionTimestamp")
             and pod.get("status", {}).get("phase") == "Running"
         ]

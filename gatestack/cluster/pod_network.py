@@ -10,9 +10,9 @@ network configuration on stdin, the result on stdout):
 - `loopback` brings up the pod's `lo`;
 - `bridge` makes a veth pair, puts one end in the pod's namespace as `eth0` and attaches the
   other to the bridge `BRIDGE_NAME` in the cluster's namespace (made on the first ADD, with
-  `BRIDGE_ADDRESS` as the pods' gateway), and its IPAM plugin `host-local` gives `eth0` the
-  address kwok wrote into the pod's status (`CNI_ARGS=IP=<pod IP>`), so the API's pod IP and
-  the interface's are the same.
+  `BRIDGE_ADDRESS` as the pods' gateway), and its IPAM plugin `host-local` gives `eth0` an
+  address from `POD_CIDR`, which the node agent writes into the pod's status as the kubelet
+  does (a pod that already has one asks for it: `CNI_ARGS=IP=<pod IP>`).
 
 No masquerading, no port mapping, nothing in the machine's own namespace: the bridge lives
 in the cluster's namespace, whose only other interface is `lo`, and the pods' default route
@@ -26,6 +26,7 @@ import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from gatestack.cluster import netns
 from gatestack.cluster.layout import BRIDGE_ADDRESS, BRIDGE_NAME, CNI_NETWORK_NAME, POD_CIDR, ClusterLayout
@@ -113,21 +114,23 @@ class PodNetwork:
             raise PodNetworkError(f"CNI {plugin} {command} for {namespace} failed (exit {completed.returncode}): {detail}")
         return json.loads(completed.stdout) if completed.stdout.strip() else {}
 
-    def add(self, pod_uid: str, pod_ip: str) -> PodSandbox:
-        """The pod's namespace with `lo` up and `eth0` on the bridge at `pod_ip` (kwok's)."""
+    def add(self, pod_uid: str, pod_ip: Optional[str] = None) -> PodSandbox:
+        """The pod's namespace with `lo` up and `eth0` on the bridge, at `pod_ip` when given
+        (a pod whose address is already in its status), else at the address host-local picks."""
         namespace = self.layout.pod_network_namespace(pod_uid)
         netns.create_empty(namespace)
         try:
             self._call("loopback", "ADD", pod_uid, namespace, loopback_configuration())
-            result = self._call("bridge", "ADD", pod_uid, namespace, bridge_configuration(self.layout), f"IgnoreUnknown=1;IP={pod_ip}")
+            arguments = f"IgnoreUnknown=1;IP={pod_ip}" if pod_ip else ""
+            result = self._call("bridge", "ADD", pod_uid, namespace, bridge_configuration(self.layout), arguments)
         except BaseException:
             self.remove(pod_uid)
             raise
         addresses = [item["address"].split("/")[0] for item in result.get("ips") or []]
-        if addresses != [pod_ip]:
+        if len(addresses) != 1 or (pod_ip and addresses != [pod_ip]):
             self.remove(pod_uid)
-            raise PodNetworkError(f"CNI bridge gave pod {pod_uid} the addresses {addresses}, not its pod IP {pod_ip}")
-        return PodSandbox(namespace, pod_ip)
+            raise PodNetworkError(f"CNI bridge gave pod {pod_uid} the addresses {addresses}, not one address{f' ({pod_ip})' if pod_ip else ''}")
+        return PodSandbox(namespace, addresses[0])
 
     def remove(self, pod_uid: str) -> None:
         """DEL through both plugins (they succeed on what is already gone), then the namespace."""

@@ -38,6 +38,10 @@ class ApiStandIn:
     def pods(self) -> list[dict]:
         return self.listed
 
+    def set_pod_ip(self, namespace: str, name: str, ip: str) -> None:
+        pod = next(item for item in self.listed if item["metadata"]["name"] == name)
+        pod["status"].update(podIP=ip, podIPs=[{"ip": ip}])
+
     def set_pod_status(self, namespace: str, name: str, conditions: list[dict], container_statuses: list[dict]) -> None:
         self.statuses[f"{namespace}/{name}"] = {"conditions": conditions, "containerStatuses": container_statuses}
 
@@ -46,14 +50,14 @@ class ApiStandIn:
         return status is not None and any(item["type"] == "Ready" and item["status"] == "True" for item in status["conditions"])
 
 
-def pod(name: str, ip: str, ports: list[int], image: str = "gcr.io/k8s-staging-gateway-api/echo-basic:v20231214-v1.0.0-140-gf544a46e", **probes: dict) -> dict:
+def pod(name: str, ip: str | None, ports: list[int], image: str = "gcr.io/k8s-staging-gateway-api/echo-basic:v20231214-v1.0.0-140-gf544a46e", **probes: dict) -> dict:
     return {
         "metadata": {"name": name, "namespace": "default", "uid": f"uid-{name}", "labels": {"app": name}},
         "spec": {"nodeName": NODE_NAME, "containers": [{
             "name": "echo", "image": image, "ports": [{"containerPort": port} for port in ports],
             "env": [{"name": "POD_NAME", "value": name}], **probes,
         }]},
-        "status": {"phase": "Running", "podIP": ip},
+        "status": {"phase": "Running", **({"podIP": ip} if ip else {})},
     }
 
 
@@ -117,6 +121,15 @@ def test_each_pod_gets_its_own_namespace_and_binds_any_port_the_controller_also_
     assert netns.names_with_prefix(f"{layout.network_namespace}-") == [layout.pod_network_namespace("uid-web-a")]
 
 
+def test_a_pod_without_an_address_gets_the_one_cni_gives_it_in_its_status(cluster_namespace) -> None:
+    layout, api, agent = cluster_namespace
+    api.listed = [pod("first", None, [3000]), pod("second", None, [3000])]
+    assert sync_until(layout, agent, lambda: api.ready("first") and api.ready("second"))
+    addresses = [item["status"]["podIP"] for item in api.listed]
+    assert len(set(addresses)) == 2 and all(address.startswith("10.244.") for address in addresses)
+    assert [answered_by(layout, address, 3000) for address in addresses] == ["first", "second"]
+
+
 def test_a_pod_whose_readiness_probe_fails_is_not_ready_and_says_why(cluster_namespace) -> None:
     layout, api, agent = cluster_namespace
     probe = {"httpGet": {"path": "/status/503", "port": 3000}, "periodSeconds": 1, "failureThreshold": 1}
@@ -159,7 +172,8 @@ def test_kwok_starts_a_pod_not_ready_so_readiness_is_the_node_agents(tmp_path: P
     original = next(path for path in kwok_stage_files() if path.name == POD_READY_STAGE)
     template = yaml.safe_load(pod_start_stage(original, tmp_path).read_text())["spec"]["next"]["statusTemplate"]
     assert 'status: "False"\n  type: Ready\n' in template and 'status: "False"\n  type: ContainersReady\n' in template
-    assert "reason: ContainerCreating" in template and "phase: Running" in template and "podIP:" in template
+    assert "reason: ContainerCreating" in template and "phase: Running" in template and "hostIP:" in template
+    assert "podIP" not in template  # the address is CNI's, written by the node agent
     # a kwok whose Stage no longer has the text edited is refused, not silently run Ready
     changed = tmp_path / "changed" / POD_READY_STAGE
     changed.parent.mkdir()
