@@ -93,7 +93,7 @@ certificates = {
         **arguments_of(certificate, "namespace"),
         namespace=certificate.namespace or namespace,
         # A Secret outside the Gateway's namespace needs a ReferenceGrant from it.
-        gateway_name=config.gateway.name,
+        gateway_name=config.default_gateway.name,
         gateway_namespace=config.namespace if config.certificate_namespace(certificate) != config.namespace else None,
         controller=controller,
         protect=protect,
@@ -110,14 +110,29 @@ def served_certificates(listeners) -> list[TlsCert]:
     return [certificates[name] for name in dict.fromkeys(names) if name in certificates]
 
 
-gateway = Gateway(
-    config.gateway.name,
-    **arguments_of(config.gateway, "name"),
-    gateway_class=gateway_class,
-    certificates=served_certificates(config.gateway.listeners),
-    namespace=config.namespace,
-)
-gateways = {config.gateway.name: gateway}
+def declare_gateway(entry) -> Gateway:
+    """One Gateway of the stack, with the GatewayClass and EnvoyProxy of its own that it asks for
+    (a class of its own points at the stack's EnvoyProxy; a proxy of its own replaces its class's)."""
+    own_class, own_proxy = entry.own_gateway_class, entry.own_proxy
+    entry_class = gateway_class
+    if own_class is not None:
+        entry_class = GatewayClass(own_class.name, **arguments_of(own_class, "name"), envoy_proxy=proxy, controller=controller)
+    entry_proxy = None
+    if own_proxy is not None:
+        entry_proxy = EnvoyProxy(entry.own_proxy_name, **arguments_of(own_proxy, "name"), namespace=namespace, controller=controller)
+    return Gateway(
+        entry.name,
+        **arguments_of(entry, "name", "gateway_class", "proxy"),
+        gateway_class=entry_class,
+        envoy_proxy=entry_proxy,
+        certificates=served_certificates(entry.listeners),
+        namespace=config.namespace,
+    )
+
+
+# Every Gateway of the stack, the seed's `gateway` first: routes without parentRefs attach to it.
+gateways = {entry.name: declare_gateway(entry) for entry in config.all_gateways()}
+gateway = gateways[config.default_gateway.name]
 
 
 def backends_of(route) -> list[EchoBackend]:
@@ -129,9 +144,9 @@ def backends_of(route) -> list[EchoBackend]:
 
 
 def gateways_of(route) -> list[Gateway]:
-    """The stack's Gateways a route attaches to (all of them without parentRefs)."""
-    named = [gateways[ref.name] for ref in route.parent_refs if not ref.external and ref.name in gateways]
-    return list(dict.fromkeys(named)) or list(gateways.values())
+    """The stack's Gateways a route attaches to (the first without parentRefs; with external
+    parents only, the first too, which it is checked against)."""
+    return [gateways[entry.name] for entry in config.parent_gateways(route)] or [gateway]
 
 
 def pools_of(route) -> list:
@@ -238,8 +253,9 @@ def _url(scheme: str, port: int, default_port: int) -> pulumi.Output:
 
 pulumi.export("GATEWAY_HOST", gateway.address)
 pulumi.export("GATEWAY_HOSTS", {name: item.address for name, item in gateways.items()})
-http_listener = next((item for item in config.gateway.listeners if item.protocol == "HTTP"), None)
-https_listener = next((item for item in config.gateway.listeners if item.protocol == "HTTPS"), None)
+# The URLs and the CA of the first Gateway, as before there were several.
+http_listener = next((item for item in config.default_gateway.listeners if item.protocol == "HTTP"), None)
+https_listener = next((item for item in config.default_gateway.listeners if item.protocol == "HTTPS"), None)
 if http_listener is not None:
     pulumi.export("HTTP_URL", _url("http", http_listener.port, 80))
 if https_listener is not None:

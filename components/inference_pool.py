@@ -23,6 +23,7 @@ from gateway_config.inference_wiring import (
     pool_targets,
 )
 from gateway_config.fields import DnsLabel
+from gateway_config.models import ParentRef
 from gateway_config.policy_manifests import POLICY_API_VERSION
 from gateway_config.semantics import Problem
 
@@ -47,7 +48,8 @@ class InferencePool(pulumi.ComponentResource):
       each request to the EPP over ext_proc with bodies FullDuplexStreamed;
     - `traffic_policy`: a BackendTrafficPolicy on the same targets whose endpoint override takes
       the pod the EPP named in `x-gateway-destination-endpoint`;
-    - `fail_open_policy` (FailOpen pools only): an EnvoyPatchPolicy giving that ext_proc filter
+    - `fail_open_policies` (FailOpen pools only): an EnvoyPatchPolicy per Gateway of its routes
+      (`fail_open_policy`: the first Gateway's), giving that ext_proc filter
       Envoy's `failure_mode_allow` (Envoy Gateway's CRD allows failOpen only without
       FullDuplexStreamed bodies, which the EPP needs); it needs Envoy Gateway's
       `extensionApis.enableEnvoyPatchPolicy`.
@@ -62,7 +64,8 @@ class InferencePool(pulumi.ComponentResource):
     epp_service: kubernetes.core.v1.Service
     extension_policy: Optional[kubernetes.apiextensions.CustomResource]
     traffic_policy: Optional[kubernetes.apiextensions.CustomResource]
-    fail_open_policy: Optional[kubernetes.apiextensions.CustomResource]
+    fail_open_policy: Optional[kubernetes.apiextensions.CustomResource]  # the first Gateway's
+    fail_open_policies: list[kubernetes.apiextensions.CustomResource]  # one per Gateway of its routes
     settings: InferencePoolConfig
 
     def __init__(
@@ -92,24 +95,37 @@ class InferencePool(pulumi.ComponentResource):
         """
         data = spec.model_dump(by_alias=True, exclude_unset=True) if isinstance(spec, InferencePoolConfig) else dict(spec)
         self.settings = pool = validate_model(InferencePoolConfig, {**data, "name": name}, component="InferencePool", name=name, arguments=ARGUMENTS)
-        gateway = routes[0].gateways[0] if routes else None
+        # The Gateways its routes attach to, each once, in order: a FailOpen pool patches each.
+        gateways = list({id(item): item for route in routes for item in route.gateways}.values())
         arguments = {
             "namespace": namespace,
             "servers": [server.settings for server in model_servers],
-            "routes": [route.settings for route in routes],
-            "gateway": None if gateway is None else {"name": gateway.gateway_name, "listeners": gateway.listeners},
+            "routes": [{"settings": route.settings, "gateways": [item.gateway_name for item in route.gateways]} for route in routes],
+            "gateways": [{"name": item.gateway_name, "listeners": item.listeners} for item in gateways],
         }
 
         def build(values: dict[str, Any]) -> dict[str, Any]:
             validate_value(DnsLabel, values["namespace"], component="InferencePool", name=name, argument="namespace")
-            gateway_settings = None if values["gateway"] is None else gateway_view(values["gateway"]["name"], values["gateway"]["listeners"])
+            views = [gateway_view(item["name"], item["listeners"]) for item in values["gateways"]]
+            # A route without parentRefs attaches to the Gateways it was given; in the view, which
+            # attaches such a route to its first Gateway, it names them.
+            routes_in_view = [
+                item["settings"] if item["settings"].parent_refs or item["gateways"] == [views[0].name]
+                else item["settings"].model_copy(update={"parent_refs": [ParentRef.model_validate({"name": gateway}) for gateway in item["gateways"]]})
+                for item in values["routes"]
+            ]
             view = stack_view(
-                values["namespace"], gateway=gateway_settings, inference_pools=[pool], model_servers=values["servers"], routes=values["routes"]
+                values["namespace"], gateway=views[0] if views else None, gateways=views[1:],
+                inference_pools=[pool], model_servers=values["servers"], routes=routes_in_view,
             )
             check_rules(view, "inferencePools.0", component="InferencePool", name=name, arguments=ARGUMENTS)
-            unused = [route.name for route in values["routes"] if not any(target.name == route.name for target, _ in pool_targets(view, pool))]
+            unused = [route.name for route in routes_in_view if not any(target.name == route.name for target, _ in pool_targets(view, pool))]
             if unused:
                 raise ArgumentProblem("InferencePool", name, [Problem("routes", f"route '{unused[0]}' has no rule forwarding to this pool; give only the routes that do")])
+            patches = [fail_open_patch_policy(view, pool, gateway) for gateway in views]
+            if pool.failure_mode == "FailOpen" and None in patches:
+                missing = views[patches.index(None)].name
+                raise ArgumentProblem("InferencePool", name, [Problem("routes", f"no route given attaches to Gateway '{missing}' with a rule forwarding to this pool")])
             return {
                 "namespace": values["namespace"],
                 "epp": endpoint_picker_objects(pool, values["namespace"]),
@@ -117,7 +133,7 @@ class InferencePool(pulumi.ComponentResource):
                 "service": pool_service(pool, values["namespace"]),
                 "extension": endpoint_picker_extension_policy(view, pool),
                 "override": endpoint_override_traffic_policy(view, pool),
-                "patch": fail_open_patch_policy(view, pool),
+                "patches": patches,
             }
 
         built = when_known(arguments, build)
@@ -160,6 +176,7 @@ class InferencePool(pulumi.ComponentResource):
         )
         # Declared when routes use the pool (checked above: every route given does).
         self.extension_policy = self.traffic_policy = self.fail_open_policy = None
+        self.fail_open_policies = []
         if routes:
             self.extension_policy = custom_resource(
                 f"{name}-envoy-extension-policy", piece("extension"),
@@ -172,11 +189,18 @@ class InferencePool(pulumi.ComponentResource):
                 api_version=POLICY_API_VERSION, kind="BackendTrafficPolicy",
             )
             if pool.failure_mode == "FailOpen":
-                self.fail_open_policy = custom_resource(
-                    f"{name}-envoy-patch-policy", piece("patch"),
-                    child_options(self, opts, depends_on=[*waits_for, self.extension_policy]),
-                    api_version=POLICY_API_VERSION, kind="EnvoyPatchPolicy",
-                )
+                # One per Gateway of its routes (an EnvoyPatchPolicy targets one Gateway); the
+                # first's keeps the name it had when a stack had one Gateway.
+                self.fail_open_policies = [
+                    custom_resource(
+                        f"{name}-envoy-patch-policy" + (f"-{item.gateway_name}" if index else ""),
+                        part(built, lambda result, at=index: result["patches"][at]),
+                        child_options(self, opts, depends_on=[*waits_for, self.extension_policy]),
+                        api_version=POLICY_API_VERSION, kind="EnvoyPatchPolicy",
+                    )
+                    for index, item in enumerate(gateways)
+                ]
+                self.fail_open_policy = self.fail_open_policies[0]
         self.register_outputs(
             {
                 "endpointPicker": pulumi.Output.concat(pulumi.Output.from_input(namespace), f"/{pool.epp_name}:{pool.endpoint_picker.port}"),

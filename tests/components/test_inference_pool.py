@@ -41,3 +41,17 @@ def test_a_bad_argument_is_one_line_naming_it_and_nothing_is_declared() -> None:
     failure = refusal(lambda: InferencePool("llama", spec={**POOL, "failureMode": "Sometimes"}))
     assert one_line(failure).startswith("InferencePool 'llama': spec.failureMode: is 'Sometimes'; allowed values: ")
     assert names(failure) == []
+
+
+def test_a_fail_open_pool_patches_each_gateway_its_routes_attach_to() -> None:
+    # GIVEN routes on two Gateways forwarding to a FailOpen pool
+    def program():
+        public, internal = (Gateway(name, gateway_class="eg", listeners=[HTTP]) for name in ("public", "internal"))
+        pools = [{"name": "llama", **POOL}]
+        routes = [WeightedRoute(f"llm-{item.gateway_name}", gateway=item, rules=TO_POOL, inference_pools=pools) for item in (public, internal)]
+        InferencePool("llama", spec={**POOL, "failureMode": "FailOpen"}, model_servers=servers(), routes=routes)
+
+    # WHEN the pool is declared THEN each Gateway gets its EnvoyPatchPolicy, the first under the single-Gateway name
+    run = declare(program)
+    targets = {r.name: r.inputs["spec"]["targetRef"]["name"] for r in run.resources if r.type.endswith(":EnvoyPatchPolicy")}
+    assert targets == {"llama-envoy-patch-policy": "public", "llama-envoy-patch-policy-internal": "internal"}
