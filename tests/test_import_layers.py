@@ -1,4 +1,4 @@
-"""Specification: the import architecture of `gateway_config` holds (`.importlinter`).
+"""Specification: the import architecture holds (`.importlinter`): gatestack -> pulumi_envoy_gateway -> gateway_config, and inside gateway_config.
 
 Its layers point one way (loader -> manifests -> rules -> models), its modules import each other
 without loops, and no module hides a loop by importing inside a function. `lint-imports`
