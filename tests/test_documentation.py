@@ -18,6 +18,8 @@ import pulumi_envoy_gateway
 from gateway_config.loader import _model_of
 from gateway_config.models import StackConfig
 from gatestack.cli import click_command
+from gatestack.program import PLACEHOLDER_ADDRESS
+from tests.components.conftest import declare
 from tests.conftest import REPOSITORY_ROOT
 
 README = (REPOSITORY_ROOT / "README.md").read_text()
@@ -98,3 +100,16 @@ def test_every_page_the_readme_links_exists() -> None:
 
 def test_no_placeholder_is_left_in_the_readme() -> None:
     assert not re.findall(r"\b[A-Z]+_(EXAMPLE|TABLE)\b", README)
+
+
+def test_the_readmes_own_program_runs_and_declares_the_gateway_it_exports() -> None:
+    # GIVEN the README's example of the package in one's own program
+    source = README.split("## In your own Pulumi program", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    # WHEN it runs under the SDK's mocks, as `pulumi up` would run it
+    run = declare(lambda: exec(compile(source, "README.md", "exec"), {"__name__": "__main__"}))
+    # THEN it declares the controller, the class, the Gateway, a backend and the route, and exports the address
+    declared = {(resource.type, resource.name) for resource in run.resources}
+    for component in ("EnvoyGatewayController", "GatewayClass", "Gateway", "EchoBackend", "WeightedRoute"):
+        assert any(kind == f"api-gateway:components:{component}" for kind, _ in declared), component
+    assert ("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "backend-http-route") in declared
+    assert run.outputs["GATEWAY_HOST"] == PLACEHOLDER_ADDRESS
