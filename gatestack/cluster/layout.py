@@ -3,9 +3,9 @@
 Everything of one cluster lives in one state directory (default `.local/cluster/` in the
 repository, git-ignored) and one network namespace whose name is derived from that
 directory, so two checkouts on one machine (a developer's and CI's) never share a cluster.
-Inside the cluster's namespace are `lo` (the API server and etcd listen on 127.0.0.1, load
-balancers get addresses from `LOAD_BALANCER_CIDR` on it) and the pods' bridge `BRIDGE_NAME`
-(`BRIDGE_ADDRESS`, the pods' gateway). Every pod has a namespace of its own
+Inside the cluster's namespace are `lo` (the API server and etcd listen on 127.0.0.1) and the
+pods' bridge `BRIDGE_NAME` (`BRIDGE_ADDRESS`, the pods' gateway), with a route for
+`LOAD_BALANCER_CIDR` to the load balancer's namespace. Every pod has a namespace of its own
 (`<cluster namespace>-<12 hex of its uid>`), joined to the bridge by the CNI bridge plugin
 with its address from `POD_CIDR`. No namespace has a route to anything else, so no packet can
 leave the namespaces the project made.
@@ -39,6 +39,8 @@ LOAD_BALANCER_CIDR = "198.51.100.0/24"
 BRIDGE_NAME = "gs0"
 BRIDGE_ADDRESS = "10.244.255.254"
 CNI_NETWORK_NAME = "gatestack-pods"
+# The CNI container id of the load balancer's namespace (`<cluster namespace>-loadbalancer`).
+LOAD_BALANCER_SANDBOX = "load-balancer"
 NODE_NAME = "kwok-node-0"
 NODE_IP = "10.243.0.1"
 

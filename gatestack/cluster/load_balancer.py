@@ -1,8 +1,12 @@
 """The cloud load balancer (and kube-proxy behind it) of the local cluster.
 
 A real cloud gives every `type: LoadBalancer` Service an address and sends that address's
-ports to the Service's ready endpoints. Here the address comes from `LOAD_BALANCER_CIDR`, is
-added to the namespace's `lo`, and is written to `status.loadBalancer.ingress` (which is
+ports to the Service's ready endpoints, from a machine of its own. Here that machine is a
+network namespace of its own (`<cluster namespace>-loadbalancer`), joined to the pods' bridge
+through the CNI plugins like a pod, so its ports are its own (Envoy Gateway's controller holds
+8080 and others on every address of the cluster's namespace); the cluster's namespace routes
+`LOAD_BALANCER_CIDR` to it. A Service's address comes from `LOAD_BALANCER_CIDR`, is added to
+that namespace's `lo`, and is written to `status.loadBalancer.ingress` (which is
 what Envoy Gateway copies into the Gateway's `status.addresses`, i.e. `GATEWAY_HOST`). Each
 Service port is a TCP listener on that address that forwards every connection, round robin,
 to a ready endpoint from the Service's EndpointSlices at the port's target. An address stays
@@ -58,12 +62,16 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 
 class Forwarder:
-    """TCP listeners on load-balancer addresses, served by one asyncio loop in a thread."""
+    """TCP listeners on load-balancer addresses, served by one asyncio loop in a thread; made
+    with `network_namespace`, the loop's thread (so every socket it opens) is inside it."""
 
-    def __init__(self) -> None:
+    def __init__(self, network_namespace: Optional[str] = None) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="load-balancer", daemon=True)
-        self.thread.start()
+        if network_namespace is None:
+            self.thread.start()
+        else:
+            netns.call_inside(network_namespace, self.thread.start)
 
     async def _handle(self, forwarded: ForwardedPort, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         endpoint = forwarded.next_endpoint()
@@ -127,13 +135,17 @@ def ready_endpoints(slices: list[dict], namespace: str, service: str, port: dict
 class LoadBalancerController:
     """Assigns addresses to LoadBalancer Services and forwards their ports; call `sync` repeatedly."""
 
-    def __init__(self, api: ClusterApi):
+    def __init__(self, api: ClusterApi, network_namespace: Optional[str] = None):
         self.api = api
+        self.network_namespace = network_namespace
         self.pool = (str(address) for address in ipaddress.ip_network(LOAD_BALANCER_CIDR).hosts())
         self.addresses: dict[str, str] = {}  # namespace/name -> address, kept for the cluster's life
         self.ports: dict[tuple[str, int], ForwardedPort] = {}
         self.owners: dict[tuple[str, int], str] = {}
-        self.forwarder = Forwarder()
+        self.forwarder = Forwarder(network_namespace)
+
+    def _add_address(self, address: str) -> None:
+        netns.add_loopback_address(address, self.network_namespace)
 
     def address_of(self, key: str) -> str:
         if key not in self.addresses:
@@ -150,7 +162,7 @@ class LoadBalancerController:
             address = self.address_of(key)
             ingress = (service.get("status", {}).get("loadBalancer") or {}).get("ingress") or []
             if [item.get("ip") for item in ingress] != [address]:
-                netns.add_loopback_address(address)
+                self._add_address(address)
                 self.api.set_load_balancer_ingress(metadata["namespace"], metadata["name"], address)
                 log.info("load balancer %s for Service %s", address, key)
             for port in service["spec"].get("ports") or []:
@@ -160,7 +172,7 @@ class LoadBalancerController:
                 wanted.add(listen)
                 forwarded = self.ports.get(listen)
                 if forwarded is None:
-                    netns.add_loopback_address(address)
+                    self._add_address(address)
                     forwarded = ForwardedPort(address, port["port"])
                     self.forwarder.listen(forwarded)
                     self.ports[listen] = forwarded

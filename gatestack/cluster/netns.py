@@ -124,11 +124,17 @@ def is_inside(name: str) -> bool:
         return False
 
 
-def add_loopback_address(address: str) -> None:
-    """Give this namespace's `lo` one more address (a pod's or a load balancer's); idempotent."""
-    completed = subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"], capture_output=True, text=True)
+def add_loopback_address(address: str, namespace: str | None = None) -> None:
+    """Give `lo` of `namespace` (default: this one) one more address; idempotent."""
+    where = ["-n", namespace] if namespace else []
+    completed = subprocess.run(["ip", *where, "addr", "add", f"{address}/32", "dev", "lo"], capture_output=True, text=True)
     if completed.returncode != 0 and not any(text in completed.stderr for text in ("File exists", "already assigned")):
         raise NetworkNamespaceError(f"could not add {address} to lo: {completed.stderr.strip()}")
+
+
+def route_through(network: str, gateway: str) -> None:
+    """Route `network` via `gateway` in this namespace (replacing an earlier route)."""
+    _run(["ip", "route", "replace", network, "via", gateway])
 
 
 def remove_loopback_address(address: str) -> None:

@@ -4,7 +4,8 @@ server, and stops everything on SIGTERM (`cluster down`).
 
 Start-up order: PKI -> etcd -> kube-apiserver -> controller-manager, scheduler -> the kwok
 node -> Gateway API, Envoy Gateway and InferencePool CRDs (server-side) -> Envoy Gateway's
-controller -> node agent (a network namespace per pod, through the CNI plugins) and load balancer. It writes `ready` (a summary line) when all of that is up, or
+controller -> node agent (a network namespace per pod, through the CNI plugins) and load balancer
+(a namespace of its own on the pods' bridge). It writes `ready` (a summary line) when all of that is up, or
 `failed` (the reason) when something did not come up, and then exits.
 
 Run by `gatestack cluster up` as `python -m gatestack.cluster.supervisor STATE_DIRECTORY`;
@@ -25,10 +26,11 @@ from gatestack.cluster import netns
 from gatestack.cluster.control_plane import ControlPlaneBinaries, apply_crds, start_control_plane
 from gatestack.cluster.envoy_gateway_controller import start_envoy_gateway, run_controller
 from gatestack.cluster.kubernetes_api import ClusterApi
-from gatestack.cluster.layout import KUBERNETES_SERVICE_IP, ClusterLayout
+from gatestack.cluster.layout import KUBERNETES_SERVICE_IP, LOAD_BALANCER_CIDR, LOAD_BALANCER_SANDBOX, ClusterLayout
 from gatestack.cluster.load_balancer import LoadBalancerController
 from gatestack.cluster.node_agent import NodeAgent
 from gatestack.cluster.pki import ensure_pki
+from gatestack.cluster.pod_network import PodNetwork, PodSandbox
 from gatestack.cluster.processes import ManagedProcess, StartupError, stop_all
 
 SYNC_INTERVAL_SECONDS = 0.3
@@ -60,6 +62,7 @@ class Supervisor:
         self.stopping = threading.Event()
         self.node_agent: NodeAgent | None = None
         self.load_balancer: LoadBalancerController | None = None
+        self.load_balancer_sandbox: PodSandbox | None = None
 
     def start(self) -> None:
         paths = self.paths
@@ -83,7 +86,11 @@ class Supervisor:
         self.node_agent = NodeAgent(
             api, self.layout, paths["envoy"], paths["cni-plugins"], paths.get("epp"), paths["envoy-gateway"]
         )
-        self.load_balancer = LoadBalancerController(api)
+        # The cloud's load balancer: a namespace of its own on the pods' bridge (load_balancer.py).
+        network = PodNetwork(self.layout, paths["cni-plugins"])
+        self.load_balancer_sandbox = network.add(LOAD_BALANCER_SANDBOX)
+        netns.route_through(LOAD_BALANCER_CIDR, self.load_balancer_sandbox.address)
+        self.load_balancer = LoadBalancerController(api, self.load_balancer_sandbox.namespace)
 
     def write_status(self) -> None:
         assert self.node_agent is not None and self.load_balancer is not None
@@ -141,6 +148,11 @@ class Supervisor:
             self.node_agent.stop()
         if self.load_balancer is not None:
             self.load_balancer.stop()
+        if self.load_balancer_sandbox is not None:
+            try:
+                PodNetwork(self.layout, self.paths["cni-plugins"]).remove(LOAD_BALANCER_SANDBOX)
+            except Exception as error:
+                log.warning("the load balancer's namespace was not fully removed: %s", error)
         stop_all(self.processes)
 
 

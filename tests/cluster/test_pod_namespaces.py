@@ -6,7 +6,8 @@
 - a container is Ready only when its own probes pass: a backend whose stand-in cannot start
   is reported (CrashLoopBackOff, with why) while `pulumi up` waits for it, and a pod failing
   its readiness probe gets no traffic from its Service;
-- `ip netns` shows one namespace per pod while the cluster runs and none after `cluster down`,
+- `ip netns` shows one namespace per pod (and the load balancer's) while the cluster runs and
+  none after `cluster down`,
   and the machine's own interfaces and routes are what they were.
 """
 
@@ -24,7 +25,7 @@ import yaml
 
 from gatestack.cluster import netns
 from gatestack.cluster.binaries import cluster_binaries, kubectl_binary
-from gatestack.cluster.layout import NODE_NAME, ClusterLayout
+from gatestack.cluster.layout import LOAD_BALANCER_SANDBOX, NODE_NAME, ClusterLayout
 from gatestack.cluster.lifecycle import down, inside_command, inside_environment, up
 from gatestack.engine.deploy import pulumi_for
 from gateway_config.models import SEED_ECHO_IMAGE
@@ -83,7 +84,8 @@ def pod_namespaces(layout: ClusterLayout) -> list[str]:
 def wait_for_namespaces_to_match_pods(cluster, timeout: float = 60) -> tuple[list[str], list[str]]:
     deadline = time.monotonic() + timeout
     while True:
-        expected = sorted(cluster.pod_network_namespace(pod["metadata"]["uid"]) for pod in pods_on_the_node(cluster))
+        expected = sorted([cluster.pod_network_namespace(pod["metadata"]["uid"]) for pod in pods_on_the_node(cluster)]
+                          + [cluster.pod_network_namespace(LOAD_BALANCER_SANDBOX)])
         found = pod_namespaces(cluster)
         if found == expected or time.monotonic() > deadline:
             return expected, found
@@ -107,7 +109,7 @@ def test_backends_and_a_listener_on_the_controllers_ports_come_up_and_verify_pas
         assert result.returncode == 0, result.stdout + result.stderr
         for pod in kubectl_json(cluster, "get", "pods", "-n", "ports")["items"]:
             assert all(condition["status"] == "True" for condition in pod["status"]["conditions"] if condition["type"] == "Ready")
-        # AND `ip netns` shows exactly one namespace per pod of the node
+        # AND `ip netns` shows exactly one namespace per pod of the node (and the load balancer's)
         expected, found = wait_for_namespaces_to_match_pods(cluster)
         assert found == expected
     finally:
@@ -226,9 +228,10 @@ def test_cluster_down_leaves_no_namespace_and_the_machines_network_as_it_was(tmp
         up(layout, cluster_binaries, print)
         apply(layout, readiness_objects()[:2])
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and not pod_namespaces(layout):
+        while time.monotonic() < deadline and len(pod_namespaces(layout)) < 2:
             time.sleep(0.5)
-        assert len(pod_namespaces(layout)) == 1
+        pod_uid = kubectl_json(layout, "get", "pods", "-n", "probes")["items"][0]["metadata"]["uid"]
+        assert pod_namespaces(layout) == sorted([layout.pod_network_namespace(pod_uid), layout.pod_network_namespace(LOAD_BALANCER_SANDBOX)])
         assert netns.exists(layout.network_namespace)
     finally:
         # WHEN it is taken down
