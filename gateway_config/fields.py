@@ -14,7 +14,7 @@ import re
 from typing import Annotated, Any
 
 import re2
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 # Kubernetes' DNS-1123 label: names of Services, Namespaces and Gateway listeners.
@@ -227,23 +227,150 @@ def _quantity(value: Any) -> str:
     return text
 
 
-DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+# What an editor and check-jsonschema see of each type (stacks/stack-file.schema.json): the
+# rule as an ECMA-262 pattern (no `\Z`, no named groups) where one regex states it, else the
+# closest honest one. Given with WithJsonSchema, not Field(pattern=...), so pydantic does not
+# check the value a second time with messages of its own.
+_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+# A dotted-decimal IPv4 address as ipaddress.ip_address reads it (no leading zeros): not a hostname.
+_IPV4 = r"((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+
+
+def _string_schema(description: str, pattern: str | None = None, max_length: int | None = None) -> WithJsonSchema:
+    schema: dict[str, Any] = {"type": "string"}
+    if pattern is not None:
+        schema["pattern"] = pattern
+    if max_length is not None:
+        schema["maxLength"] = max_length
+    schema["description"] = description
+    return WithJsonSchema(schema)
+
+
+DnsLabel = Annotated[
+    str,
+    AfterValidator(_dns_label),
+    _string_schema(
+        "A DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit.",
+        r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        63,
+    ),
+]
+_SUBDOMAIN_SCHEMA = _string_schema(
+    "A DNS-1123 subdomain: lowercase letters, digits, '-' and '.', each part starting and ending with a letter or digit.",
+    f"^{_SUBDOMAIN}$",
+    253,
+)
 # Gateway API's SectionName (listener names, rule names, parentRef sectionName): a DNS-1123 subdomain.
-SectionName = Annotated[str, AfterValidator(_dns_subdomain)]
-ControllerName = Annotated[str, AfterValidator(_controller_name)]
-KubernetesName = Annotated[str, AfterValidator(_dns_subdomain)]
-QualifiedName = Annotated[str, AfterValidator(_qualified_name)]
-Hostname = Annotated[str, AfterValidator(_hostname)]
-PreciseHostname = Annotated[str, AfterValidator(_precise_hostname)]
-HttpPath = Annotated[str, AfterValidator(validate_http_path)]
-RegularExpression = Annotated[str, AfterValidator(validate_regular_expression)]
+SectionName = Annotated[str, AfterValidator(_dns_subdomain), _SUBDOMAIN_SCHEMA]
+ControllerName = Annotated[
+    str,
+    AfterValidator(_controller_name),
+    _string_schema(
+        "A controller name: a domain, '/' and a path, such as 'gateway.envoyproxy.io/gatewayclass-controller'.",
+        rf"^{_SUBDOMAIN}/[A-Za-z0-9/._~%!$&'()*+,;=:-]+$",
+        253,
+    ),
+]
+KubernetesName = Annotated[str, AfterValidator(_dns_subdomain), _SUBDOMAIN_SCHEMA]
+QualifiedName = Annotated[
+    str,
+    AfterValidator(_qualified_name),
+    _string_schema(
+        "A Kubernetes qualified name: at most 63 letters, digits, '-', '_' and '.', starting and ending with a "
+        "letter or digit, optionally after a DNS subdomain (at most 253 characters) and '/', such as 'example.com/idp'.",
+        rf"^({_SUBDOMAIN}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{{0,61}}[A-Za-z0-9])?$",
+        253 + 1 + 63,
+    ),
+]
+Hostname = Annotated[
+    str,
+    AfterValidator(_hostname),
+    _string_schema(
+        "A lowercase DNS name such as 'www.example.com', or a wildcard '*.example.com' ('*' only as the whole "
+        "first label); each label at most 63 characters; not an IP address.",
+        rf"^(?!{_IPV4}$)(\*\.)?{_LABEL}(\.{_LABEL})*$",
+        253,
+    ),
+]
+PreciseHostname = Annotated[
+    str,
+    AfterValidator(_precise_hostname),
+    _string_schema(
+        "A lowercase DNS name such as 'www.example.com' (no wildcard); each label at most 63 characters; "
+        "not an IP address.",
+        rf"^(?!{_IPV4}$){_LABEL}(\.{_LABEL})*$",
+        253,
+    ),
+]
+HttpPath = Annotated[
+    str,
+    AfterValidator(validate_http_path),
+    _string_schema(
+        "An absolute path starting with '/', without '//', '/./', '/../', '%2f', '%5c' or '#', "
+        "not ending with '/.' or '/..'.",
+        r"^(?![\s\S]*(//|/\./|/\.\./|%2[fF]|%5[cC]|#))(?![\s\S]*/\.\.?$)/[\s\S]*$",
+        1024,
+    ),
+]
+# Whether a value is valid RE2 no pattern can say: the program compiles it.
+RegularExpression = Annotated[
+    str,
+    AfterValidator(validate_regular_expression),
+    _string_schema("A regular expression in RE2 syntax (Envoy's): no look-around, no back-references.", None, 1024),
+]
 # An HTTP token (RFC 9110): Gateway API's HTTPHeaderName, also the type of query parameter names.
-HeaderName = Annotated[str, AfterValidator(_header_name)]
-HeaderValue = Annotated[str, AfterValidator(_header_value)]
-Duration = Annotated[str, AfterValidator(_duration)]
-ChartVersion = Annotated[str, AfterValidator(_version)]
-Image = Annotated[str, AfterValidator(_image)]
-Quantity = Annotated[Any, AfterValidator(_quantity)]
+HeaderName = Annotated[
+    str,
+    AfterValidator(_header_name),
+    _string_schema(
+        "An HTTP header name (RFC 9110 token): letters, digits and !#$%&'*+-.^_`|~, no spaces or ':'.",
+        r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$",
+        256,
+    ),
+]
+HeaderValue = Annotated[
+    str,
+    AfterValidator(_header_value),
+    _string_schema(
+        "An HTTP header value: printable ASCII, words separated by one space or tab, none at either end.",
+        # The same language as _HEADER_VALUE, written so a backtracking engine stays linear.
+        r"^[!-~]+([\t ][!-~]+)*$",
+        4096,
+    ),
+]
+Duration = Annotated[
+    str,
+    AfterValidator(_duration),
+    _string_schema(
+        "A Gateway API duration: up to four number+unit pairs, units h, m, s or ms, such as '10s' or '1m30s'.",
+        _DURATION.pattern,
+    ),
+]
+ChartVersion = Annotated[
+    str,
+    AfterValidator(_version),
+    _string_schema("A semantic version, optionally with a leading 'v', such as 'v1.9.0'.", _VERSION.pattern),
+]
+Image = Annotated[
+    str,
+    AfterValidator(_image),
+    _string_schema(
+        "A container image reference such as 'docker.io/envoyproxy/envoy:v1.31.0': an optional registry "
+        "(and port), the repository, an optional ':tag' and an optional '@sha256:' digest.",
+        _IMAGE.pattern,
+    ),
+]
+Quantity = Annotated[
+    Any,
+    AfterValidator(_quantity),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string", "pattern": _QUANTITY.pattern}, {"type": "integer"}],
+            "description": "A Kubernetes resource quantity, such as '100m', '1', '256Mi' or '1Gi'.",
+        }
+    ),
+]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Replicas = Annotated[int, Field(ge=0)]
 # Gateway API caps a backendRef weight at 1,000,000.
