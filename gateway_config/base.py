@@ -18,6 +18,8 @@ class ConfigModel(BaseModel):
         extra="forbid",
         strict=True,
         frozen=True,
+        # A field's docstring is its description: in the JSON Schema, so in editors and the reference.
+        use_attribute_docstrings=True,
     )
 
 
@@ -25,4 +27,7 @@ class ResourceRequirements(ConfigModel):
     """Container requests and limits, e.g. `{requests: {cpu: 100m, memory: 128Mi}}`."""
 
     requests: dict[Literal["cpu", "memory", "ephemeral-storage"], Quantity] = Field(default_factory=dict)
+    """What the container is guaranteed, by resource (`cpu`, `memory`, `ephemeral-storage`), e.g. `{cpu: 100m,
+    memory: 128Mi}`."""
     limits: dict[Literal["cpu", "memory", "ephemeral-storage"], Quantity] = Field(default_factory=dict)
+    """The most the container may use, by resource (`cpu`, `memory`, `ephemeral-storage`), e.g. `{memory: 256Mi}`."""
