@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, Optional
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from gateway_config.base import ConfigModel, ResourceRequirements
@@ -96,10 +96,50 @@ def _label_value(value: str) -> str:
     return value
 
 
-PoolName = Annotated[str, AfterValidator(_service_name(MAX_POOL_NAME_LENGTH))]
-ModelServerName = Annotated[str, AfterValidator(_service_name(63))]
-LabelKey = Annotated[str, AfterValidator(_label_key)]
-LabelValue = Annotated[str, AfterValidator(_label_value)]
+# What the JSON Schema says of each (ECMA-262 patterns; WithJsonSchema, so pydantic checks nothing twice).
+_DNS_1035_SCHEMA = {
+    "type": "string",
+    "pattern": _DNS_1035_LABEL.pattern,
+    "description": (
+        "A DNS-1035 label: lowercase letters, digits and '-', starting with a letter, ending with a letter or digit."
+    ),
+}
+PoolName = Annotated[
+    str,
+    AfterValidator(_service_name(MAX_POOL_NAME_LENGTH)),
+    WithJsonSchema({**_DNS_1035_SCHEMA, "maxLength": MAX_POOL_NAME_LENGTH}),
+]
+ModelServerName = Annotated[
+    str, AfterValidator(_service_name(63)), WithJsonSchema({**_DNS_1035_SCHEMA, "maxLength": 63})
+]
+LabelKey = Annotated[
+    str,
+    AfterValidator(_label_key),
+    WithJsonSchema(
+        {
+            "type": "string",
+            # An optional DNS-subdomain prefix and '/', then a name of at most 63 characters.
+            "pattern": r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+            r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$",
+            "maxLength": 253 + 1 + 63,
+            "description": "A label key such as 'app' or 'example.com/model'.",
+        }
+    ),
+]
+LabelValue = Annotated[
+    str,
+    AfterValidator(_label_value),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": _LABEL_VALUE.pattern,
+            "maxLength": 63,
+            "description": (
+                "A label value: letters, digits, '-', '_' and '.', starting and ending with a letter or digit."
+            ),
+        }
+    ),
+]
 Labels = dict[LabelKey, LabelValue]
 
 
@@ -113,19 +153,31 @@ class ModelServerConfig(ConfigModel):
     """
 
     name: ModelServerName
+    """The Deployment's name (a DNS-1035 label, unique among backends and model servers); its pods are labelled
+    `app.kubernetes.io/name: <name>` and `app.kubernetes.io/component: model-server`."""
     model: str = Field(min_length=1, max_length=256)
+    """The model vLLM serves (`--model`), e.g. `meta-llama/Llama-3.1-8B-Instruct`."""
     image: Image = DEFAULT_VLLM_IMAGE
+    """The vLLM OpenAI-compatible server image; pin it in production."""
     replicas: Replicas = 1
+    """Replicas of the Deployment."""
     port: Port = 8000
+    """The OpenAI API and `/metrics` port; must be one of the selecting pool's `targetPorts`."""
     labels: Labels = Field(default_factory=dict, max_length=32)
+    """More pod labels (up to 32): what a pool's `selector` matches, e.g. `{model: llama}` (not the two reserved
+    ones)."""
     gpus: int = Field(default=1, ge=0, le=16)
+    """`nvidia.com/gpu` requested and limited (`0`: none)."""
     resources: Optional[ResourceRequirements] = None
+    """The container's `requests`/`limits` of `cpu`, `memory`, `ephemeral-storage`; default: none."""
     args: list[str] = Field(default_factory=list, max_length=64)
+    """More vLLM arguments, after `--model <model> --port <port>`, e.g. `[--max-model-len, "4096"]`."""
 
 
 
 class TargetPort(ConfigModel):
     number: Port
+    """A port the pool's model servers serve on."""
 
 
 class ScorerWeights(ConfigModel):
@@ -133,8 +185,11 @@ class ScorerWeights(ConfigModel):
     cache 3). A scorer at weight 0 is left out; at least one must be positive."""
 
     queue: int = Field(default=2, ge=0, le=100)
+    """The weight of the queue-depth scorer (0 leaves it out)."""
     kv_cache_utilization: int = Field(default=2, ge=0, le=100)
+    """The weight of the KV-cache-utilization scorer (0 leaves it out)."""
     prefix_cache: int = Field(default=3, ge=0, le=100)
+    """The weight of the prefix-cache scorer (0 leaves it out)."""
 
 
 def _default_epp_resources() -> ResourceRequirements:
@@ -153,15 +208,25 @@ class EndpointPicker(ConfigModel):
     """
 
     image: Image = DEFAULT_EPP_IMAGE
+    """The EPP image; pin it in production."""
     replicas: int = Field(default=1, ge=1, le=10)
+    """Replicas of the EPP; more than one turns on leader election (and its Role)."""
     resources: ResourceRequirements = Field(default_factory=_default_epp_resources)
+    """The EPP container's `requests`/`limits`; default: the chart's (requests 4 CPU / 8Gi, limit 16Gi)."""
     port: Port = 9002
+    """The ext_proc port (`grpc-ext-proc`) Envoy calls; not 9003 or 9090 (health, metrics)."""
     refresh_metrics_interval: Duration = "50ms"
+    """How often the EPP scrapes each pod's `/metrics`, e.g. `50ms`."""
     metrics_staleness_threshold: Duration = "2s"
+    """Metrics older than this are not trusted, e.g. `2s`."""
     scorer_weights: Optional[ScorerWeights] = None
+    """The weights of the chart's queue, KV-cache and prefix-cache scorers; default: 2, 2, 3."""
     plugins_config: Optional[str] = Field(default=None, min_length=1, max_length=65536)
+    """A whole `EndpointPickerConfig` (YAML text) instead of the generated one and `scorerWeights`."""
     log_verbosity: int = Field(default=1, ge=0, le=10)
+    """The EPP's log verbosity (`--v`)."""
     message_timeout: Duration = "10s"
+    """How long Envoy waits for each ext_proc message (the EPP answers once it has the whole body)."""
 
     @property
     def effective_scorer_weights(self) -> ScorerWeights:
@@ -177,11 +242,20 @@ class InferencePoolConfig(ConfigModel):
     """
 
     name: PoolName
+    """The InferencePool and the Service routes forward to (a DNS-1035 label of at most 40 characters); the EPP is
+    `<name>-epp`, as upstream's chart names it."""
     selector: Labels = Field(min_length=1, max_length=64)
+    """Pod labels of the pool's model servers (1-64, same namespace); must select at least one of `modelServers`."""
     target_ports: list[TargetPort] = Field(default_factory=lambda: [TargetPort(number=8000)], min_length=1, max_length=8)
+    """The ports (1-8, unique) the model servers serve on; every selected model server's `port` must be one, and a
+    pool a route uses has exactly one."""
     app_protocol: Literal["http", "kubernetes.io/h2c"] = "http"
+    """How the gateway speaks to the model servers: `http` or `kubernetes.io/h2c`."""
     failure_mode: Literal["FailOpen", "FailClose"] = "FailClose"
+    """When the EPP cannot be reached: `FailClose` answers 5xx; `FailOpen` forwards to a pod of the pool chosen
+    round robin (it needs Envoy Gateway's `extensionApis.enableEnvoyPatchPolicy`)."""
     endpoint_picker: EndpointPicker = Field(default_factory=EndpointPicker)
+    """The pool's Endpoint Picker (EPP), which chooses a pod per request from live metrics."""
 
     @property
     def epp_name(self) -> str:
