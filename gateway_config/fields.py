@@ -257,7 +257,8 @@ DnsLabel = Annotated[
     ),
 ]
 _SUBDOMAIN_SCHEMA = _string_schema(
-    "A DNS-1123 subdomain: lowercase letters, digits, '-' and '.', each part starting and ending with a letter or digit.",
+    "A DNS-1123 subdomain: lowercase letters, digits, '-' and '.', "
+    "each part starting and ending with a letter or digit.",
     f"^{_SUBDOMAIN}$",
     253,
 )
@@ -278,7 +279,8 @@ QualifiedName = Annotated[
     AfterValidator(_qualified_name),
     _string_schema(
         "A Kubernetes qualified name: at most 63 letters, digits, '-', '_' and '.', starting and ending with a "
-        "letter or digit, optionally after a DNS subdomain (at most 253 characters) and '/', such as 'example.com/idp'.",
+        "letter or digit, optionally after a DNS subdomain (at most 253 characters) and '/', "
+        "such as 'example.com/idp'.",
         rf"^({_SUBDOMAIN}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{{0,61}}[A-Za-z0-9])?$",
         253 + 1 + 63,
     ),
@@ -324,8 +326,9 @@ HeaderName = Annotated[
     str,
     AfterValidator(_header_name),
     _string_schema(
-        "An HTTP header name (RFC 9110 token): letters, digits and !#$%&'*+-.^_`|~, no spaces or ':'.",
-        r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$",
+        "An HTTP header name (RFC 9110 token): letters, digits and !#$%&'*+-.^_|~ or a backtick; no spaces or ':'.",
+        # The backtick as \x60: the pattern is shown in Markdown, where a backtick ends code.
+        r"^[A-Za-z0-9!#$%&'*+.^_\x60|~-]+$",
         256,
     ),
 ]
