@@ -102,11 +102,19 @@ def test_no_placeholder_is_left_in_the_readme() -> None:
     assert not re.findall(r"\b[A-Z]+_(EXAMPLE|TABLE)\b", README)
 
 
-def test_the_readmes_own_program_runs_and_declares_the_gateway_it_exports() -> None:
-    # GIVEN the README's example of the package in one's own program
-    source = README.split("## In your own Pulumi program", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+# Programs the documentation shows a user: (where, the text holding the first ```python block).
+SHOWN_PROGRAMS = {
+    "README": README.split("## In your own Pulumi program", 1)[1],
+    "docs/guides/components.md": (REPOSITORY_ROOT / "docs" / "guides" / "components.md").read_text(),
+}
+
+
+@pytest.mark.parametrize("where", sorted(SHOWN_PROGRAMS))
+def test_a_program_the_docs_show_runs_and_declares_the_gateway_it_exports(where: str) -> None:
+    # GIVEN the example of the package in one's own program
+    source = SHOWN_PROGRAMS[where].split("```python", 1)[1].split("```", 1)[0]
     # WHEN it runs under the SDK's mocks, as `pulumi up` would run it
-    run = declare(lambda: exec(compile(source, "README.md", "exec"), {"__name__": "__main__"}))
+    run = declare(lambda: exec(compile(source, where, "exec"), {"__name__": "__main__"}))
     # THEN it declares the controller, the class, the Gateway, a backend and the route, and exports the address
     declared = {(resource.type, resource.name) for resource in run.resources}
     for component in ("EnvoyGatewayController", "GatewayClass", "Gateway", "EchoBackend", "WeightedRoute"):
