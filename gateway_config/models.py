@@ -237,7 +237,7 @@ class GatewayConfig(ConfigModel):
     name: KubernetesName = "eg"
     """The Gateway's name, unique among the stack's Gateways."""
     listeners: list[ListenerConfig] = Field(min_length=1, max_length=64)
-    """The Gateway's listeners (1-64), each a unique port, protocol and hostname."""
+    """The Gateway's listeners (1-64), with unique names, no two on the same port, protocol and hostname."""
     programmed_timeout_seconds: int = Field(default=600, ge=1, le=7200)
     """How long `pulumi up` waits for the Gateway to be Programmed (its proxies to have an address), in seconds."""
     annotations: dict[str, str] = Field(default_factory=dict)

@@ -210,8 +210,8 @@ class Authorization(ConfigModel):
     """IP allow/deny rules; without a match, `defaultAction` (Envoy Gateway's default: Deny)."""
 
     default_action: Optional[Literal["Allow", "Deny"]] = None
-    """What happens to a client no rule matches, `Allow` or `Deny`; default: Envoy Gateway's `Deny` (refused with no
-    rules, as it would deny everything)."""
+    """What happens to a client no rule matches, `Allow` or `Deny`; default: Envoy Gateway's `Deny`. With neither
+    `rules` nor `defaultAction` the policy is refused (it would deny everything)."""
     rules: list[AuthorizationRule] = Field(default_factory=list, max_length=64)
     """IP rules, in order; the first that matches wins."""
 
