@@ -89,15 +89,20 @@ def test_fail_open_still_serves_with_the_epp_stopped(cluster, deployments, engin
 
 
 def proxy_has_endpoint_override(cluster) -> bool:
-    proxies = [ip for name, ip in status(cluster)["proxyPods"].items() if "inference-gateway" in name]
-    dump = kubectl_free_curl(cluster, f"http://{proxies[0]}:19000/config_dump?resource=dynamic_active_clusters")
+    """Whether the inference Gateway's Envoy has the override cluster: its admin endpoint listens on
+    127.0.0.1 of its pod, so it is asked from inside the pod's network namespace (as `kubectl exec`)."""
+    pods = status(cluster)["pods"]
+    proxy = next(name for name in status(cluster)["proxyPods"] if "inference-gateway" in name)
+    dump = curl_inside_pod(pods[proxy]["networkNamespace"], "http://127.0.0.1:19000/config_dump?resource=dynamic_active_clusters")
     return "override_host" in dump
 
 
-def kubectl_free_curl(cluster, url: str) -> str:
+def curl_inside_pod(network_namespace: str, url: str) -> str:
     import subprocess
 
-    return subprocess.run(inside_command(cluster, ["curl", "-s", url]), capture_output=True, text=True, timeout=30).stdout
+    from gatestack.cluster.netns import command_inside
+
+    return subprocess.run(command_inside(network_namespace, ["curl", "-s", url]), capture_output=True, text=True, timeout=30).stdout
 
 
 def test_without_the_endpoint_override_the_traffic_check_fails(cluster, deployments, engine_binaries, tmp_path: Path) -> None:
