@@ -12,7 +12,7 @@ from typing import Any, Optional
 from gatestack.cluster.binaries import kubectl_binary
 from gatestack.cluster.layout import ClusterLayout
 from gatestack.cluster.lifecycle import inside_command, inside_environment
-from gatestack.engine.deploy import ensure_certificate_secrets, ensure_client_authorities, pulumi_for
+from gatestack.engine.deploy import REPOSITORY_ROOT, ensure_certificate_secrets, ensure_client_authorities, pulumi_for
 from gatestack.engine.pulumi_cli import PulumiCli, preview_steps
 from gatestack.stack_source import load_stack
 
@@ -44,15 +44,26 @@ class Deployment:
     outputs: dict[str, Any]
     config: Any
     client_certificates: Optional[Path]
+    # For a stack deployed with the previous code first: what this code's preview planned then
+    # (`pulumi preview --json` lists no `same` steps); None for a stack deployed with this code only.
+    upgrade_steps: Optional[list[dict]] = None
 
 
-def deploy(cluster: ClusterLayout, engine_binaries: dict[str, Path], stack: str, stack_file_text: Optional[str] = None) -> Deployment:
-    """Secrets, `pulumi preview --json`, `pulumi up`, outputs: what `make up` does."""
+def deploy(
+    cluster: ClusterLayout,
+    engine_binaries: dict[str, Path],
+    stack: str,
+    stack_file_text: Optional[str] = None,
+    program: Path = REPOSITORY_ROOT,
+    preview: bool = True,
+) -> Deployment:
+    """Secrets, `pulumi preview --json`, `pulumi up`, outputs: what `make up` does, with the
+    program in `program` (the repository, or an earlier commit's checkout)."""
     source = load_stack(stack, None)
     ensure_certificate_secrets(cluster, kubectl_binary(), source.config)
     client_certificates = ensure_client_authorities(cluster, kubectl_binary(), source.config, stack)
-    pulumi = pulumi_for(cluster, stack, engine_binaries, stack_file_text)
+    pulumi = pulumi_for(cluster, stack, engine_binaries, stack_file_text, program)
     pulumi.select_stack(stack)
-    steps = preview_steps(pulumi.preview(stack, json_output=True).stdout)
+    steps = preview_steps(pulumi.preview(stack, json_output=True).stdout) if preview else []
     up_output = pulumi.up(stack).stdout
     return Deployment(stack, pulumi, steps, up_output, pulumi.outputs(stack), source.config, client_certificates)

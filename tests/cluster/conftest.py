@@ -16,6 +16,7 @@ from gatestack.cluster.binaries import cluster_binaries, pulumi_engine_binaries
 from gatestack.cluster.layout import ClusterLayout
 from gatestack.cluster.lifecycle import down, up
 from tests.cluster.cluster_support import Deployment, deploy
+from tests.cluster.previous_code import checkout_previous_code, stacks_of, upgrade
 from tests.conftest import STACK_NAMES
 
 
@@ -35,6 +36,20 @@ def engine_binaries() -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def deployments(cluster: ClusterLayout, engine_binaries: dict[str, Path]) -> dict[str, Deployment]:
-    """Every stack of `stacks/`, deployed one after the other into the one cluster."""
-    return {stack: deploy(cluster, engine_binaries, stack) for stack in STACK_NAMES}
+def previous_program(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The program as it was before issue #17 (tests/cluster/previous_code.py)."""
+    return checkout_previous_code(tmp_path_factory.mktemp("previous-code"))
+
+
+@pytest.fixture(scope="session")
+def deployments(cluster: ClusterLayout, engine_binaries: dict[str, Path], previous_program: Path) -> dict[str, Deployment]:
+    """Every stack of `stacks/` in the one cluster, as an operator upgrading would have it:
+    those the previous code had, deployed with it first, then updated with this code (all of
+    them first, since they share one workspace); the rest deployed with this code."""
+    earlier = sorted(stacks_of(previous_program) & set(STACK_NAMES))
+    for stack in earlier:
+        deploy(cluster, engine_binaries, stack, program=previous_program, preview=False)
+    return {
+        stack: upgrade(cluster, engine_binaries, stack) if stack in earlier else deploy(cluster, engine_binaries, stack)
+        for stack in STACK_NAMES
+    }
