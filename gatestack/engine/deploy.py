@@ -61,28 +61,6 @@ def kubectl_inside(cluster: ClusterLayout, kubectl: Path, arguments: list[str], 
     )
 
 
-# Envoy Gateway moves listener ports below 1024 up by this much (it runs Envoy unprivileged).
-PRIVILEGED_PORT_SHIFT = 10000
-
-
-def controller_port_conflicts(config) -> list[str]:
-    """Listeners whose Envoy port is one Envoy Gateway's controller holds on every address of
-    the local cluster's namespace (they share it; in a real cluster each pod has its own):
-    sentences naming them, empty when the stack fits."""
-    from gatestack.cluster.envoy_gateway_controller import CONTROLLER_PORTS
-
-    conflicts = []
-    for listener in config.gateway.listeners:
-        envoy_port = listener.port + PRIVILEGED_PORT_SHIFT if listener.port < 1024 else listener.port
-        if envoy_port in CONTROLLER_PORTS:
-            conflicts.append(
-                f"listener {listener.name}: port {listener.port} (Envoy listens on {envoy_port}) is one Envoy "
-                f"Gateway's controller holds in the local cluster ({', '.join(map(str, sorted(CONTROLLER_PORTS)))}); "
-                "pick another port to deploy this stack locally"
-            )
-    return conflicts
-
-
 def ensure_certificate_secrets(cluster: ClusterLayout, kubectl: Path, config) -> list[str]:
     """Create each certificate's Secret (and its namespace) unless it exists; return their names."""
     created = []
