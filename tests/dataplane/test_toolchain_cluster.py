@@ -155,7 +155,7 @@ def test_the_cluster_tools_are_returned_by_name_from_tools():
                           ("kwok", cluster.KWOK_VERSION), ("envoy-gateway", "v1.9.0"), ("epp", "v1.5.0")]:
         installed_or_skip(name, version)
     paths = cluster.ensure_cluster_tools()
-    assert list(paths) == ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "envoy-gateway", "epp", "kubectl"]
+    assert list(paths) == ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "envoy-gateway", "epp", "kubectl", "cni-plugins"]
     for name, path in paths.items():
         assert os.access(path, os.X_OK), name
         if name != "kubectl":
