@@ -10,7 +10,7 @@ import pulumi_kubernetes as kubernetes
 from .echo_backend import EchoBackend
 from .gateway import Gateway
 from .options import child_options, controller_ready, custom_resource
-from .route_attachment import as_gateways, backend_arguments, check_against_gateways, default_parent_refs, gateway_arguments
+from .route_attachment import as_gateways, check_against_gateways, default_parent_refs, hostnames_argument, route_arguments
 from .validation import gateway_view, part, stack_view, validate_model, validate_value, when_known
 
 from gateway_config.fields import DnsLabel
@@ -59,12 +59,9 @@ class GrpcRoute(pulumi.ComponentResource):
         - `namespace` [the first Gateway's]: an Input.
         """
         gateways = as_gateways(gateway, "GrpcRoute", name)
-        arguments = {
-            "namespace": gateways[0].namespace if namespace is None else namespace,
-            "route": {"name": name, "parentRefs": list(parent_refs), "hostnames": hostnames if isinstance(hostnames, pulumi.Output) else list(hostnames), "rules": list(rules)},
-            "gateways": gateway_arguments(gateways),
-            "backends": backend_arguments(backends),
-        }
+        arguments = route_arguments(
+            name, gateways, namespace=namespace, parent_refs=parent_refs, hostnames=hostnames, rules=rules, backends=backends
+        )
 
         def build(values: dict[str, Any]) -> dict[str, Any]:
             namespace_value = values["namespace"]
@@ -93,4 +90,4 @@ class GrpcRoute(pulumi.ComponentResource):
             api_version=GATEWAY_API_VERSION,
             kind="GRPCRoute",
         )
-        self.register_outputs({"hostnames": hostnames if isinstance(hostnames, pulumi.Output) else list(hostnames)})
+        self.register_outputs({"hostnames": hostnames_argument(hostnames)})

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence, Union
 
+import pulumi
+
 from .echo_backend import EchoBackend
 from .gateway import Gateway
 from .validation import ArgumentProblem, check_rules, gateway_view, stack_view
@@ -28,6 +30,31 @@ def gateway_arguments(gateways: list[Gateway]) -> list[dict[str, Any]]:
 def backend_arguments(backends: Sequence[EchoBackend]) -> list[dict[str, Any]]:
     """What a route needs to know of its backends: their settings (name, port, protocol)."""
     return [{"settings": backend.settings} for backend in backends]
+
+
+def hostnames_argument(hostnames: Any) -> Any:
+    """`hostnames` as the route's manifest and outputs take it: an Output as it is, else a list."""
+    return hostnames if isinstance(hostnames, pulumi.Output) else list(hostnames)
+
+
+def route_arguments(
+    name: str,
+    gateways: list[Gateway],
+    *,
+    namespace: Any,
+    parent_refs: Sequence[Any],
+    hostnames: Any,
+    rules: Sequence[Any],
+    backends: Sequence[EchoBackend],
+) -> dict[str, Any]:
+    """What an HTTP or gRPC route resolves before it is built: its namespace (default: the
+    first Gateway's), its own settings, and what its Gateways and backends know."""
+    return {
+        "namespace": gateways[0].namespace if namespace is None else namespace,
+        "route": {"name": name, "parentRefs": list(parent_refs), "hostnames": hostnames_argument(hostnames), "rules": list(rules)},
+        "gateways": gateway_arguments(gateways),
+        "backends": backend_arguments(backends),
+    }
 
 
 def default_parent_refs(route: dict[str, Any], namespace: str, gateways: list[dict[str, Any]]) -> dict[str, Any]:
