@@ -151,7 +151,7 @@ def worker(stack_file: Path) -> dict[str, Any]:
     """Validate and evaluate one stack file; runs in its own process (see `measure_evaluation`)."""
     sys.path.insert(0, str(REPOSITORY_ROOT))
     from gateway_config.loader import parse_stack_config, raw_config_from_stack_file
-    from gatestack.program import run_program
+    from gatestack.mock_engine.program_run import run_program
 
     name = stack_file.name.split(".")[1]
     raw = raw_config_from_stack_file(stack_file)

@@ -1,5 +1,5 @@
-"""`python -m gatestack`: see `gatestack/cli.py`."""
+"""`python -m gatestack`: the command line (see `gatestack/cli/app.py`)."""
 
-from gatestack.cli import main
+from gatestack.cli.app import main
 
 main()

@@ -29,7 +29,7 @@ from gateway_config.base import ConfigModel, ResourceRequirements
 from gateway_config.fields import Duration, Image, Port, Replicas
 
 # The Endpoint Picker release the stacks run (the upstream image of the release whose `epp`
-# the local cluster builds, gatestack/toolchain/inference.py).
+# the local cluster builds, gatestack/toolchain/inference_extension.py).
 DEFAULT_EPP_IMAGE = "registry.k8s.io/gateway-api-inference-extension/epp:v1.5.0"
 # A vLLM release with the OpenAI-compatible server (`vllm/vllm-openai`), pinned.
 DEFAULT_VLLM_IMAGE = "vllm/vllm-openai:v0.11.0"
@@ -172,7 +172,6 @@ class ModelServerConfig(ConfigModel):
     """The container's `requests`/`limits` of `cpu`, `memory`, `ephemeral-storage`; default: none."""
     args: list[str] = Field(default_factory=list, max_length=64)
     """More vLLM arguments, after `--model <model> --port <port>`, e.g. `[--max-model-len, "4096"]`."""
-
 
 
 class TargetPort(ConfigModel):

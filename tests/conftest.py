@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
 from gateway_config.loader import raw_config_from_stack_file
-from gatestack.program import ProgramRun, run_program
+from gatestack.mock_engine.program_run import ProgramRun, run_program
+from gatestack.paths import REPOSITORY_ROOT
 
-REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 STACK_FILES = sorted((REPOSITORY_ROOT / "stacks").glob("Pulumi.*.yaml"))
 STACK_NAMES = [path.name.split(".")[1] for path in STACK_FILES]
 

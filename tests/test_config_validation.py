@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from gateway_config.loader import ConfigError, parse_stack_config
-from gatestack.program import ProgramFailed, run_program
+from gatestack.mock_engine.program_run import ProgramFailed, run_program
 from tests.conftest import REPOSITORY_ROOT, stack_raw_config
 
 STACK_FILE = "stacks/Pulumi.dev.yaml"

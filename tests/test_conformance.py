@@ -16,8 +16,8 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-from gatestack.conformance import rendered_with_real_certificates
-from gatestack.local_gateway import run_local_gateway
+from gatestack.offline_proof.conformance_run import rendered_with_real_certificates
+from gatestack.offline_proof.local_gateway import run_local_gateway
 from gatestack.stack_source import load_stack
 from gatestack.verify import CheckResult, Target, verify
 from tests.conftest import REPOSITORY_ROOT, STACK_NAMES, stack_raw_config

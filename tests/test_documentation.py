@@ -17,8 +17,8 @@ from pydantic import BaseModel
 import pulumi_envoy_gateway
 from gateway_config.loader import _model_of
 from gateway_config.models import StackConfig
-from gatestack.cli import click_command
-from gatestack.program import PLACEHOLDER_ADDRESS
+from gatestack.cli.app import click_command
+from gatestack.mock_engine.program_run import PLACEHOLDER_ADDRESS
 from tests.components.conftest import declare
 from tests.conftest import REPOSITORY_ROOT
 

@@ -6,11 +6,16 @@ wrote."""
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
+import pytest
 import yaml
 
-from gatestack.engine.workspace import REPOSITORY_ROOT, EngineLayout, prepare_program_workspace, prepare_workspace
+from gatestack.engine.workspace import EngineLayout, deployed_to_local_cluster, prepare_program_workspace, prepare_workspace
+from gatestack.paths import REPOSITORY_ROOT
+from gatestack.stack_source import load_stack
+from gatestack.verify.verification_run import VerificationRequest
 
 
 def test_a_program_workspace_runs_the_example_folder_with_the_virtualenv_given(tmp_path: Path) -> None:
@@ -58,3 +63,31 @@ def test_the_projects_workspace_can_run_an_earlier_checkout_of_the_program(tmp_p
     # AND prepared again for this repository, main points back here
     workspace = prepare_workspace(layout, "dev", tmp_path / "venv")
     assert (workspace / yaml.safe_load((workspace / "Pulumi.yaml").read_text())["main"]).resolve() == REPOSITORY_ROOT
+
+
+@pytest.mark.parametrize("stack", ["prod", "staging"])
+def test_the_stack_deployed_to_the_local_cluster_is_the_one_parsed_with_the_two_local_settings(tmp_path: Path, stack: str) -> None:
+    # GIVEN a stack as the command line parsed it (controller installed, certificates or client CAs generated)
+    source = load_stack(stack, None)
+    generated = [*source.config.certificates, *source.config.client_certificate_authorities]
+    assert source.config.controller.install and any(item.source == "generate" for item in generated)
+    # WHEN it is derived for the local cluster
+    deployed = deployed_to_local_cluster(source)
+    # THEN its config says what the workspace's stack file says: the managed controller, every
+    # certificate and client CA from an existing Secret; everything else as written
+    assert deployed.config.controller.install is False
+    assert {item.source for item in [*deployed.config.certificates, *deployed.config.client_certificate_authorities]} == {"existingSecret"}
+    assert deployed.config.routes == source.config.routes and deployed.config.gateway == source.config.gateway
+    workspace = prepare_workspace(EngineLayout(tmp_path / "engine"), deployed.name, tmp_path / "venv", deployed.text)
+    written = yaml.safe_load((workspace / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
+    assert written == yaml.safe_load(deployed.text)["config"]
+    assert {key.split(":", 1)[1]: value for key, value in written.items()} == deployed.raw_config
+
+
+def test_verify_inside_the_cluster_gets_the_deployed_stack_object_itself() -> None:
+    # `gatestack up` hands verify the derived stack as a pickle: what arrives is that object,
+    # validated config included, with nothing to read or parse again.
+    deployed = deployed_to_local_cluster(load_stack("staging", None))
+    request = VerificationRequest(stack=deployed, host="198.51.100.1", sample_size=20)
+    arrived = pickle.loads(pickle.dumps(request))
+    assert arrived == request and arrived.stack.config == deployed.config and arrived.stack.config is not deployed.config

@@ -1,4 +1,4 @@
-"""Specification of certificates supplied as existing Secrets (`gatestack/existing_secrets.py`).
+"""Specification of certificates supplied as existing Secrets (`gatestack/stand_ins/existing_secrets.py`).
 
 Where pulumi-tls cannot run, each certificate is made beforehand as a `kubernetes.io/tls`
 Secret and the stack reads it (`source: existingSecret`). That Secret must be what TlsCert
@@ -18,12 +18,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtensionOID
 
 from gateway_config.loader import ConfigError, parse_stack_config, stack_file_name
-from gatestack.conformance import rendered_with_real_certificates
-from gatestack.existing_secrets import existing_certificate_secrets, with_certificates_from_existing_secrets
-from gatestack.program import ProgramFailed, run_program
-from gatestack.render import kubernetes_objects
+from gatestack.offline_proof.conformance_run import rendered_with_real_certificates
+from gatestack.stand_ins.existing_secrets import existing_certificate_secrets, with_certificates_from_existing_secrets
+from gatestack.mock_engine.program_run import ProgramFailed, run_program
+from gatestack.mock_engine.rendered_objects import kubernetes_objects
 from gatestack.stack_source import load_stack
-from gatestack.tls_material import RealMaterial
+from gatestack.stand_ins.pulumi_tls_material import RealMaterial
 from tests.conftest import STACK_NAMES, stack_raw_config
 
 # Differ between any two certificates, since each is made with new keys.
@@ -183,7 +183,7 @@ def test_a_client_ca_secret_and_the_clients_it_signed_are_made_together() -> Non
     with the client-auth usage and its key matches."""
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
-    from gatestack.existing_secrets import client_authority_material
+    from gatestack.stand_ins.existing_secrets import client_authority_material
 
     config = stack_config("staging")
     secrets, clients = client_authority_material(config)

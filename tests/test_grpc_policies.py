@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from gatestack.conformance import rendered_for_proof
-from gatestack.local_gateway import run_local_gateway
+from gatestack.offline_proof.conformance_run import rendered_for_proof
+from gatestack.offline_proof.local_gateway import run_local_gateway
 from gatestack.stack_source import load_stack
 from gatestack.verify import CheckResult, Target, verify
 from gatestack.verify.grpc_policy_checks import as_metadata, grpc_effective_policy

@@ -20,11 +20,11 @@ import yaml
 from gateway_config.grpc_manifests import grpc_route_object
 from gateway_config.loader import ConfigError, parse_stack_config
 from gateway_config.manifests import echo_backend_objects
-from gatestack.conformance import rendered_for_proof
-from gatestack.echo_server import EchoContext
-from gatestack.grpc_echo_server import GrpcEchoServer
-from gatestack.local_gateway import run_local_gateway
-from gatestack.program import run_program
+from gatestack.offline_proof.conformance_run import rendered_for_proof
+from gatestack.stand_ins.echo_server import EchoContext
+from gatestack.stand_ins.grpc_echo_server import GrpcEchoServer
+from gatestack.offline_proof.local_gateway import run_local_gateway
+from gatestack.mock_engine.program_run import run_program
 from gatestack.stack_source import load_stack
 from gatestack.verify import Target, verify
 from tests.conftest import stack_raw_config

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from gateway_config.loader import parse_stack_config
-from gatestack.echo_server import EchoContext, EchoServer
+from gatestack.stand_ins.echo_server import EchoContext, EchoServer
 from gatestack.verify.health_checks import HealthSettings, choose_victim, counted_rate, miss_run
 from tests.test_traffic_policy_conformance import BACKEND, checks_against_drifted, policy, policy_stack
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from gatestack.conformance import rendered_for_proof
-from gatestack.local_gateway import run_local_gateway
+from gatestack.offline_proof.conformance_run import rendered_for_proof
+from gatestack.offline_proof.local_gateway import run_local_gateway
 from gatestack.stack_source import load_stack
 from gatestack.verify import CheckResult, Target, verify
 from gatestack.verify.load_balancer_checks import is_strict_rotation, load_sample, observed_backend, rotation_probability

@@ -6,8 +6,7 @@ import tomllib
 from pathlib import Path
 
 import pulumi_envoy_gateway
-
-REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
+from gatestack.paths import REPOSITORY_ROOT
 
 
 def _pyproject() -> dict:

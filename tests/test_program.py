@@ -17,9 +17,9 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from gatestack.program import DeclaredResource, ProgramFailed, ProgramRun, run_program
-from gatestack.render import kubernetes_objects, to_yaml
-from gatestack.tls_material import RealMaterial
+from gatestack.mock_engine.program_run import DeclaredResource, ProgramFailed, ProgramRun, run_program
+from gatestack.mock_engine.rendered_objects import kubernetes_objects, to_yaml
+from gatestack.stand_ins.pulumi_tls_material import RealMaterial
 from tests.conftest import STACK_NAMES, stack_raw_config
 
 SEED_IMAGE = "registry-cn-hangzhou.ack.aliyuncs.com/ack-demo/envoygateway-echo-basic:v20231214-v1.0.0-140-gf544a46e"
@@ -456,7 +456,7 @@ def test_the_exported_ca_is_the_existing_secrets_ca_crt_unwrapped_from_secret(ra
     """GIVEN a cluster holding real material for the Secret WHEN the program runs THEN
     CA_CERT_PEM is that Secret's ca.crt, no longer a secret (a CA certificate is public,
     though the provider marks all of `data` secret), and no key shows anywhere."""
-    from gatestack.existing_secrets import existing_certificate_secrets
+    from gatestack.stand_ins.existing_secrets import existing_certificate_secrets
     from gateway_config.loader import parse_stack_config
 
     config = from_existing_secret(raw_config("dev"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from gatestack.program import ProgramRun, run_program
+from gatestack.mock_engine.program_run import ProgramRun, run_program
 from tests.conftest import stack_raw_config
 
 COMPONENT = "api-gateway:components:"

@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
-from gatestack.program import ProgramRun, run_program
-from gatestack.render import kubernetes_objects
+from gatestack.mock_engine.program_run import ProgramRun, run_program
+from gatestack.mock_engine.rendered_objects import kubernetes_objects
 from tests.conftest import stack_raw_config
 
 POOL = "vllm-llama3-8b-instruct"

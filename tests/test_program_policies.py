@@ -8,9 +8,9 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from gatestack.program import ProgramRun, run_program
-from gatestack.render import kubernetes_objects, to_yaml
-from gatestack.tls_material import RealMaterial
+from gatestack.mock_engine.program_run import ProgramRun, run_program
+from gatestack.mock_engine.rendered_objects import kubernetes_objects, to_yaml
+from gatestack.stand_ins.pulumi_tls_material import RealMaterial
 from tests.conftest import STACK_NAMES, stack_raw_config
 
 COMPONENT = "api-gateway:components:"
@@ -131,7 +131,7 @@ def security_config() -> dict[str, Any]:
 def test_credentials_in_clear_text_stop_the_program() -> None:
     """GIVEN credentials the engine does not mark secret (set without --secret) WHEN the
     program runs THEN it stops before declaring anything, saying how to set them."""
-    from gatestack.program import ProgramFailed
+    from gatestack.mock_engine.program_run import ProgramFailed
 
     try:
         run_program("dev", security_config(), secret_keys=[])

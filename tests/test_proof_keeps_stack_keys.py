@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from gatestack.proof_identities import jwks_with_key, unused_key_id, with_proof_identities
+from gatestack.offline_proof.proof_identities import jwks_with_key, unused_key_id, with_proof_identities
 from gatestack.stack_source import load_stack
 from gatestack.verify.jwt_tokens import PROOF_KEY_ID, JwtSigner
 from tests.conftest import REPOSITORY_ROOT, stack_raw_config

@@ -20,9 +20,9 @@ import yaml
 
 from gateway_config.loader import ConfigError, parse_stack_config
 from gateway_config.manifests import http_route_object
-from gatestack.conformance import rendered_for_proof
-from gatestack.echo_server import EchoContext, EchoServer
-from gatestack.local_gateway import run_local_gateway
+from gatestack.offline_proof.conformance_run import rendered_for_proof
+from gatestack.stand_ins.echo_server import EchoContext, EchoServer
+from gatestack.offline_proof.local_gateway import run_local_gateway
 from gatestack.stack_source import load_stack
 from gatestack.verify import Target, verify
 from tests.conftest import stack_raw_config

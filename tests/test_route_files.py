@@ -21,7 +21,7 @@ import yaml
 from gateway_config import route_files
 from gateway_config.loader import ConfigError, engine_config_from_raw, parse_stack_config
 from gatestack.engine.workspace import local_cluster_stack_file
-from gatestack.program import run_program
+from gatestack.mock_engine.program_run import run_program
 from gatestack.stack_source import load_stack
 from tests.conftest import stack_raw_config
 

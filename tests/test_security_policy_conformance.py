@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from gatestack.conformance import rendered_for_proof
-from gatestack.local_gateway import run_local_gateway
+from gatestack.offline_proof.conformance_run import rendered_for_proof
+from gatestack.offline_proof.local_gateway import run_local_gateway
 from gatestack.stack_source import load_stack
 from gatestack.verify import CheckResult, Target, verify
 from gatestack.verify.jwt_tokens import JwtSigner

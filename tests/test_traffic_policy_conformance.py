@@ -17,8 +17,8 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-from gatestack.conformance import rendered_for_proof
-from gatestack.local_gateway import run_local_gateway
+from gatestack.offline_proof.conformance_run import rendered_for_proof
+from gatestack.offline_proof.local_gateway import run_local_gateway
 from gatestack.stack_source import load_stack
 from gatestack.verify import CheckResult, Target, verify
 from tests.conftest import stack_raw_config

@@ -17,12 +17,11 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives import serialization
 
-from gatestack.conformance import rendered_for_proof
-from gatestack.local_gateway import run_local_gateway
+from gatestack.offline_proof.conformance_run import rendered_for_proof
+from gatestack.offline_proof.local_gateway import run_local_gateway
 from gatestack.stack_source import load_stack
 from gatestack.verify.credentials_file import CredentialsFileError, load_credentials
 from gatestack.verify.jwt_tokens import JwtSigner
-from gatestack.verify.material import ProofMaterial
 from tests.conftest import REPOSITORY_ROOT
 from tests.test_conformance import passed_checks
 from tests.test_security_policy_conformance import stack_file

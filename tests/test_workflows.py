@@ -26,8 +26,8 @@ from typing import Any
 
 import pytest
 import yaml
+from gatestack.paths import REPOSITORY_ROOT
 
-REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW_DIRECTORY = REPOSITORY_ROOT / ".github" / "workflows"
 PULL_REQUEST_WORKFLOW = "pull-request.yml"
 DEPLOY_WORKFLOW = "deploy.yml"

@@ -28,13 +28,12 @@ from gatestack.cluster.layout import (
     API_SERVER_PORT,
     ETCD_CLIENT_PORT,
     ETCD_PEER_PORT,
-    NODE_IP,
     NODE_NAME,
-    POD_CIDR,
     SERVICE_CIDR,
     ClusterLayout,
 )
 from gatestack.cluster.pki import ClusterPki
+from gatestack.network_addresses import NODE_IP, POD_CIDR
 from gatestack.cluster.processes import ManagedProcess, stop_all, wait_for
 
 STARTUP_TIMEOUT_SECONDS = 120

@@ -13,7 +13,7 @@ It runs inside the pod's own network namespace, so it binds its ports (9002 ext_
 health, 9090 metrics, or what its arguments say) on the pod's address as in a cluster, and
 reaches the API server over the pods' bridge (`BRIDGE_ADDRESS`, which the API server's
 certificate names). Its readiness is the pod's readinessProbe, run by the node agent
-(`probes.py`): the gRPC health service it names answering SERVING.
+(`container_probes.py`): the gRPC health service it names answering SERVING.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from gatestack.cluster import netns
 from gatestack.cluster.layout import API_SERVER_PORT, BRIDGE_ADDRESS
 from gatestack.cluster.processes import ManagedProcess
 from gatestack.cluster.proxy_pod import expand_references, materialize_volumes, pod_fields, rewrite_mount_paths
-from gatestack.echo_server import container_environment
+from gatestack.stand_ins.echo_server import container_environment
 from gateway_config.inference_manifests import EPP_CONTAINER, EPP_MODE_LABEL, EPP_SELECTOR_LABEL
 
 TOKEN_SECONDS = 24 * 3600

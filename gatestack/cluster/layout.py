@@ -7,19 +7,17 @@ Inside the cluster's namespace are `lo` (the API server and etcd listen on 127.0
 pods' bridge `BRIDGE_NAME` (`BRIDGE_ADDRESS`, the pods' gateway), with a route for
 `LOAD_BALANCER_CIDR` to the load balancer's namespace. Every pod has a namespace of its own
 (`<cluster namespace>-<12 hex of its uid>`), joined to the bridge by the CNI bridge plugin
-with its address from `POD_CIDR`. No namespace has a route to anything else, so no packet can
+with its address from `POD_CIDR` (`gatestack.network_addresses`). No namespace has a route to anything else, so no packet can
 leave the namespaces the project made.
 """
 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
-REPOSITORY_ROOT = Path(__file__).resolve().parent.parent.parent
-DEFAULT_STATE_DIRECTORY = REPOSITORY_ROOT / ".local" / "cluster"
+from gatestack.paths import DEFAULT_CLUSTER_STATE
 
 KUBERNETES_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.16"
@@ -30,19 +28,14 @@ ETCD_CLIENT_PORT = 2379
 ETCD_PEER_PORT = 2380
 SERVICE_CIDR = "10.96.0.0/16"
 KUBERNETES_SERVICE_IP = "10.96.0.1"
-POD_CIDR = "10.244.0.0/16"
-# TEST-NET-2 (RFC 5737): documentation addresses, never routed anywhere, so a load-balancer
-# address can only ever mean this namespace's own `lo`.
-LOAD_BALANCER_CIDR = "198.51.100.0/24"
 # The pods' bridge inside the cluster's namespace and its address (the pods' default gateway):
-# the last usable address of POD_CIDR, far from the ones kwok hands out from the start.
+# the last usable address of `network_addresses.POD_CIDR`, far from the ones kwok hands out from the start.
 BRIDGE_NAME = "gs0"
 BRIDGE_ADDRESS = "10.244.255.254"
 CNI_NETWORK_NAME = "gatestack-pods"
 # The CNI container id of the load balancer's namespace (`<cluster namespace>-loadbalancer`).
 LOAD_BALANCER_SANDBOX = "load-balancer"
 NODE_NAME = "kwok-node-0"
-NODE_IP = "10.243.0.1"
 
 
 def namespace_name_for(state_directory: Path) -> str:
@@ -55,7 +48,7 @@ def namespace_name_for(state_directory: Path) -> str:
 class ClusterLayout:
     """The files and names of one local cluster."""
 
-    state_directory: Path = DEFAULT_STATE_DIRECTORY
+    state_directory: Path = DEFAULT_CLUSTER_STATE
 
     @property
     def network_namespace(self) -> str:
@@ -117,12 +110,7 @@ class ClusterLayout:
         return f"https://127.0.0.1:{API_SERVER_PORT}"
 
 
-def is_cluster_address(address: str) -> bool:
-    """True for the addresses that exist only inside the namespaces the cluster made (pods, load
-    balancers, the node, the pods' bridge)."""
-    ip = ipaddress.ip_address(address)
-    return (
-        ip in ipaddress.ip_network(POD_CIDR)
-        or ip in ipaddress.ip_network(LOAD_BALANCER_CIDR)
-        or ip == ipaddress.ip_address(NODE_IP)
-    )
+def endpoint_picker_stop_request(layout: ClusterLayout, namespace: str, pool: str) -> Path:
+    """While this file exists the pool's EPP processes stay stopped (as if the container had
+    crashed and not come back); removing it lets the node agent start them again."""
+    return layout.state_directory / "stopped-endpoint-pickers" / f"{namespace}.{pool}"

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from gatestack.cluster import netns
-from gatestack.cluster.layout import ClusterLayout
+from gatestack.cluster.layout import ClusterLayout, endpoint_picker_stop_request
 from gatestack.cluster.pod_network import remove_all_pod_namespaces
+from gatestack.paths import REPOSITORY_ROOT
 from gatestack.cluster.processes import log_tail, pid_is_alive
 from gatestack.cluster.supervisor import binaries_file, controller_stop_request_file, status_file
 
@@ -98,7 +99,7 @@ def up(layout: ClusterLayout, resolve_binaries: Callable[[], dict], progress: Ca
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            cwd=Path(__file__).resolve().parent.parent.parent,
+            cwd=REPOSITORY_ROOT,
             start_new_session=True,
         )
     layout.supervisor_pid_file.write_text(str(process.pid))
@@ -202,8 +203,6 @@ def _wait_for_endpoint_picker(layout: ClusterLayout, namespace: str, pool: str, 
 def stop_endpoint_picker(layout: ClusterLayout, namespace: str, pool: str, timeout: float = 30) -> None:
     """Stop the EPP processes of an InferencePool (as if its container had crashed) until
     `start_endpoint_picker`; returns once none runs."""
-    from gatestack.cluster.node_agent import endpoint_picker_stop_request
-
     require_running(layout)
     request = endpoint_picker_stop_request(layout, namespace, pool)
     request.parent.mkdir(parents=True, exist_ok=True)
@@ -213,8 +212,6 @@ def stop_endpoint_picker(layout: ClusterLayout, namespace: str, pool: str, timeo
 
 def start_endpoint_picker(layout: ClusterLayout, namespace: str, pool: str, timeout: float = 60) -> None:
     """Let the node agent start the pool's EPP again; returns once its health service serves."""
-    from gatestack.cluster.node_agent import endpoint_picker_stop_request
-
     require_running(layout)
     endpoint_picker_stop_request(layout, namespace, pool).unlink(missing_ok=True)
     _wait_for_endpoint_picker(layout, namespace, pool, True, timeout)

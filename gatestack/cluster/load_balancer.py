@@ -25,7 +25,7 @@ from typing import Optional
 
 from gatestack.cluster import netns
 from gatestack.cluster.kubernetes_api import ClusterApi
-from gatestack.cluster.layout import LOAD_BALANCER_CIDR
+from gatestack.network_addresses import LOAD_BALANCER_CIDR
 
 log = logging.getLogger("gatestack.cluster.load_balancer")
 COPY_CHUNK = 65536

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Optional
 
 from gatestack.cluster import netns
-from gatestack.cluster.layout import BRIDGE_ADDRESS, BRIDGE_NAME, CNI_NETWORK_NAME, POD_CIDR, ClusterLayout
+from gatestack.cluster.layout import BRIDGE_ADDRESS, BRIDGE_NAME, CNI_NETWORK_NAME, ClusterLayout
+from gatestack.network_addresses import POD_CIDR
 
 CNI_VERSION = "1.0.0"
 POD_INTERFACE = "eth0"

@@ -23,11 +23,11 @@ from typing import Any, Callable
 
 import yaml
 
-from gatestack.cluster.envoy_gateway_controller import XDS_PORT
+from gatestack.cluster.managed_controller import XDS_PORT
 from gatestack.cluster.layout import BRIDGE_ADDRESS
 from gatestack.cluster import netns
 from gatestack.cluster.processes import ManagedProcess
-from gatestack.echo_server import container_environment
+from gatestack.stand_ins.echo_server import container_environment
 
 PROXY_LABELS = {"app.kubernetes.io/managed-by": "envoy-gateway", "app.kubernetes.io/component": "proxy"}
 ENVOY_CONTAINER = "envoy"

@@ -24,9 +24,10 @@ from pathlib import Path
 
 from gatestack.cluster import netns
 from gatestack.cluster.control_plane import ControlPlaneBinaries, apply_crds, start_control_plane
-from gatestack.cluster.envoy_gateway_controller import start_envoy_gateway, run_controller
+from gatestack.cluster.managed_controller import start_envoy_gateway, run_controller
 from gatestack.cluster.kubernetes_api import ClusterApi
-from gatestack.cluster.layout import KUBERNETES_SERVICE_IP, LOAD_BALANCER_CIDR, LOAD_BALANCER_SANDBOX, ClusterLayout
+from gatestack.cluster.layout import KUBERNETES_SERVICE_IP, LOAD_BALANCER_SANDBOX, ClusterLayout
+from gatestack.network_addresses import LOAD_BALANCER_CIDR
 from gatestack.cluster.load_balancer import LoadBalancerController
 from gatestack.cluster.node_agent import NodeAgent
 from gatestack.cluster.pki import ensure_pki

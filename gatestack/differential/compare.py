@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from gateway_config.loader import ConfigError, parse_stack_config
 from gateway_config.semantics import Problem
 from gatestack.differential.program_rules import program_only_rule
-from gatestack.differential.oracle import Verdict
+from gatestack.differential.validator_verdicts import Verdict
 
 STACK_FILE = "stacks/Pulumi.differential.yaml"
 

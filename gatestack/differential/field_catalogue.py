@@ -9,6 +9,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from gateway_config.models import StackConfig
+from gatestack.differential.model_fields import list_item_model, model_in
+
 GATEWAY = {"kind": "Gateway", "name": "eg"}
 JWKS = ('{"keys":[{"kty":"EC","crv":"P-256","x":"klqvMsW34MCBUENjf6F7tOmjgjesQaSYy4tni-LsHnQ",'
         '"y":"Yn2PAQ0zDL8lzJKM_lOo-9C4Dj_RYyJf5z74Hk_g4QA","kid":"catalogue","alg":"ES256","use":"sig"}]}')
@@ -89,14 +92,12 @@ def _paths(value: Any, prefix: str = "") -> set[str]:
 
 def _model_paths(model: Any, prefix: str = "") -> set[str]:
     """Every key path a model accepts (by the stack file's names), nested models and lists of them included."""
-    from gatestack.differential.rendering import _list_item_model, _model_in
-
     paths: set[str] = set()
     for name, field in model.model_fields.items():
         path = f"{prefix}{field.alias or name}"
         paths.add(path)
-        item = _list_item_model(field.annotation)
-        nested = _model_in(field.annotation) if item is None else None
+        item = list_item_model(field.annotation)
+        nested = model_in(field.annotation) if item is None else None
         if item is not None:
             paths |= _model_paths(item, f"{path}.[].")
         elif nested is not None:
@@ -106,12 +107,9 @@ def _model_paths(model: Any, prefix: str = "") -> set[str]:
 
 def fields_not_in_catalogue() -> list[str]:
     """Policy fields (`section.[].path`) the models accept and the catalogue does not set."""
-    from gateway_config.models import StackConfig
-    from gatestack.differential.rendering import _list_item_model
-
     missing: list[str] = []
     for section in ("clientCertificateAuthorities", "backendTrafficPolicies", "clientTrafficPolicies", "securityPolicies"):
         field = next(info for name, info in StackConfig.model_fields.items() if (info.alias or name) == section)
         set_here = {path.removeprefix("[].") for path in _paths(POLICIES[section])}
-        missing += sorted(f"{section}.[].{path}" for path in _model_paths(_list_item_model(field.annotation)) - set_here)
+        missing += sorted(f"{section}.[].{path}" for path in _model_paths(list_item_model(field.annotation)) - set_here)
     return missing

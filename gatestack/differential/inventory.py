@@ -9,17 +9,21 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Iterator
 
 import yaml
 
+from gateway_config.loader import raw_config_from_stack_file, stack_file_name
+from gatestack.differential.field_catalogue import catalogue_config
+from gatestack.differential.program_rules import PROGRAM_ONLY_RULES
+from gatestack.mock_engine.program_run import run_program
+from gatestack.mock_engine.rendered_objects import kubernetes_objects
+from gatestack.paths import REPOSITORY_ROOT, RULE_INVENTORY
 from gatestack.toolchain import DEFAULT_ENVOY_GATEWAY_VERSION, envoy_gateway_crd_directory
 
-REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 POLICY_KINDS = ("BackendTrafficPolicy", "ClientTrafficPolicy", "SecurityPolicy")
 INVENTORIED_KINDS = ("GatewayClass", "Gateway", "HTTPRoute", "ReferenceGrant", "EnvoyProxy", *POLICY_KINDS)
-DOCUMENT = REPOSITORY_ROOT / "docs" / "rule-inventory.md"
+DOCUMENT = RULE_INVENTORY
 STACKS_FOR_FIELDS = ("dev", "staging", "prod")
 _CONFIG = "tests/test_config_validation.py::test_bad_config_is_refused_naming_file_field_and_rule"
 _REGRESSION = "tests/differential/test_regressions.py::test_missing_rule_found_by_the_validators_now_refuses"
@@ -185,14 +189,13 @@ def load_schemas(version: str = DEFAULT_ENVOY_GATEWAY_VERSION) -> dict[str, dict
     return schemas
 
 
+def _stack_config(stack: str) -> dict[str, Any]:
+    return raw_config_from_stack_file(REPOSITORY_ROOT / stack_file_name(stack))
+
+
 def emitted_fields() -> set[str]:
     """Every field (Kind.path) of the Gateway API and Envoy Gateway objects the stacks and the policy field
     catalogue (`field_catalogue`, every policy field set) render, with its parents."""
-    from gatestack.differential.field_catalogue import catalogue_config
-    from gatestack.program import run_program
-    from gatestack.render import kubernetes_objects
-    from tests.conftest import stack_raw_config
-
     fields: set[str] = set()
 
     def walk(value: Any, path: str) -> None:
@@ -204,8 +207,8 @@ def emitted_fields() -> set[str]:
             for item in value:
                 walk(item, f"{path}.[]")
 
-    configs = [(stack, stack_raw_config(stack)) for stack in STACKS_FOR_FIELDS]
-    configs.append(("catalogue", catalogue_config(stack_raw_config("dev"))))
+    configs = [(stack, _stack_config(stack)) for stack in STACKS_FOR_FIELDS]
+    configs.append(("catalogue", catalogue_config(_stack_config("dev"))))
     for stack, raw in configs:
         for item in kubernetes_objects(run_program(stack, raw)):
             if item.get("kind") in INVENTORIED_KINDS:
@@ -257,8 +260,6 @@ def entries(version: str = DEFAULT_ENVOY_GATEWAY_VERSION) -> list[Entry]:
 
 
 def render(version: str = DEFAULT_ENVOY_GATEWAY_VERSION) -> str:
-    from gatestack.differential.program_rules import PROGRAM_ONLY_RULES
-
     def cell(text: str) -> str:
         return text.replace("|", "\\|").replace("\n", " ")
 

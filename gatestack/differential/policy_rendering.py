@@ -29,7 +29,8 @@ from gateway_config.policy_manifests import (
     security_policy_object,
 )
 from gateway_config.security_semantics import api_keys_secret_name, basic_auth_secret_name
-from gatestack.tls_material import PRIVATE_KEY, SELF_SIGNED_CERT
+from gatestack.differential.key_material import CachedKeyMaterial
+from gatestack.stand_ins.pulumi_tls_material import PRIVATE_KEY, SELF_SIGNED_CERT
 
 POLICY_KINDS = ("BackendTrafficPolicy", "ClientTrafficPolicy", "SecurityPolicy")
 
@@ -37,8 +38,6 @@ POLICY_KINDS = ("BackendTrafficPolicy", "ClientTrafficPolicy", "SecurityPolicy")
 @functools.lru_cache(maxsize=None)
 def client_ca_pem() -> str:
     """A CA certificate (PEM) as a client CA's Secret holds it; no validator looks at which CA it is."""
-    from gatestack.differential.rendering import CachedKeyMaterial  # rendering builds on this module
-
     material = CachedKeyMaterial()
     key = material.outputs(PRIVATE_KEY, "differential-client-ca-key", {"algorithm": "ECDSA", "ecdsaCurve": "P256"})
     return material.outputs(

@@ -4,7 +4,7 @@ To compare the program's verdict with the validators' on a config the program re
 validators need the objects the program *would* have emitted without its check. Two paths:
 
 - `program_objects`: a config the program accepts goes through the real program
-  (`__main__.py` under the SDK's mock engine, `gatestack.program`), with real certificates.
+  (`__main__.py` under the SDK's mock engine, `gatestack.mock_engine.program_run`), with real certificates.
 - `manifest_objects(lenient_config(raw))`: any config, valid or not, is built into models
   without validation and handed to the same manifest builders the components call
   (`gateway_config.manifests`; the policies' through `policy_rendering`). For accepted configs both paths give the same Gateway API and
@@ -26,30 +26,16 @@ from pydantic import BaseModel
 
 from gateway_config import manifests
 from gateway_config.models import StackConfig
+from gatestack.differential.key_material import CachedKeyMaterial
+from gatestack.differential.model_fields import list_item_model, model_in
 from gatestack.differential.policy_rendering import POLICY_KINDS, external_policy_objects, policy_objects
-from gatestack.program import run_program
-from gatestack.render import is_helm_stand_in, kubernetes_objects
-from gatestack.tls_material import CERT_REQUEST, LOCALLY_SIGNED_CERT, PRIVATE_KEY, SELF_SIGNED_CERT, RealMaterial
+from gatestack.mock_engine.program_run import run_program
+from gatestack.mock_engine.rendered_objects import is_helm_stand_in, kubernetes_objects
+from gatestack.stand_ins.pulumi_tls_material import CERT_REQUEST, LOCALLY_SIGNED_CERT, PRIVATE_KEY, SELF_SIGNED_CERT
 
 # Kinds the comparison of the two rendering paths looks at: every object a validator judges
 # beyond the native ones, whose builders are shared anyway.
 COMPARED_KINDS = ("EnvoyProxy", "GatewayClass", "Gateway", "HTTPRoute", "ReferenceGrant", "Service", *POLICY_KINDS)
-
-
-class CachedKeyMaterial(RealMaterial):
-    """Real certificates as pulumi-tls makes them, with one private key per algorithm and size
-    or curve for the whole run: key generation (seconds for RSA 4096) is the only slow part,
-    and no validator looks at which key it is."""
-
-    @staticmethod
-    @functools.lru_cache(maxsize=None)
-    def _cached_key(algorithm: str, rsa_bits: Any, ecdsa_curve: Any) -> dict[str, Any]:
-        inputs = {"algorithm": algorithm, "rsaBits": rsa_bits, "ecdsaCurve": ecdsa_curve}
-        return RealMaterial._private_key(inputs)
-
-    @staticmethod
-    def _private_key(inputs: dict[str, Any]) -> dict[str, Any]:
-        return dict(CachedKeyMaterial._cached_key(inputs.get("algorithm", "RSA"), inputs.get("rsaBits"), inputs.get("ecdsaCurve")))
 
 
 # A certificate's key as the stack declares it (algorithm, RSA bits, ECDSA curve): Envoy Gateway
@@ -120,25 +106,6 @@ def _dns_names(certificate: Any) -> list[str] | None:
 # --- a config built without validation ------------------------------------------------------
 
 
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if typing.get_origin(annotation) in (list, dict):
-        return None
-    for argument in typing.get_args(annotation):
-        model = _model_in(argument)
-        if model is not None:
-            return model
-    return None
-
-
-def _list_item_model(annotation: Any) -> type[BaseModel] | None:
-    for candidate in (annotation, *typing.get_args(annotation)):
-        if typing.get_origin(candidate) is list:
-            return _model_in(typing.get_args(candidate)[0])
-    return None
-
-
 def _construct(model: type[BaseModel], raw: Mapping[str, Any]) -> BaseModel:
     values: dict[str, Any] = {}
     given: set[str] = set()  # what the stack file sets: builders that emit only that (policies) see it so
@@ -149,8 +116,8 @@ def _construct(model: type[BaseModel], raw: Mapping[str, Any]) -> BaseModel:
             continue
         given.add(name)
         value = raw[key]
-        nested = _model_in(field.annotation)
-        item_model = _list_item_model(field.annotation)
+        nested = model_in(field.annotation)
+        item_model = list_item_model(field.annotation)
         if nested is not None and isinstance(value, Mapping):
             value = _construct(nested, value)
         elif item_model is not None and isinstance(value, list):

@@ -5,50 +5,31 @@
 2. the stack's certificates as existing Secrets (made once per cluster, kept after);
 3. `pulumi preview` then `pulumi up` of the project's program in the local-cluster workspace;
 4. the stack outputs (`GATEWAY_HOST`, ...);
-5. `gatestack verify` against `GATEWAY_HOST`, i.e. through Envoys configured by Envoy
+5. `verify` of the stack object deployed, against `GATEWAY_HOST`, i.e. through Envoys configured by Envoy
    Gateway's own xDS, run inside the cluster's namespace like every client of the cluster.
 """
 
 from __future__ import annotations
 
 import json
+import pickle
 import subprocess
 import sys
-import time
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Optional
 
 from gatestack.cluster.layout import ClusterLayout
 from gatestack.cluster.lifecycle import inside_command, inside_environment
 from gatestack.engine.pulumi_cli import PulumiCli, link_binaries
 from gatestack.engine.workspace import EngineLayout, prepare_workspace
-from gatestack.existing_secrets import client_authority_material, existing_certificate_secrets
-
-REPOSITORY_ROOT = Path(__file__).resolve().parent.parent.parent
+from gatestack.paths import REPOSITORY_ROOT, VIRTUALENV
+from gatestack.stand_ins.existing_secrets import client_authority_material, existing_certificate_secrets
+from gatestack.verify.verification_run import VerificationRequest
 
 
 def engine_layout(cluster: ClusterLayout) -> EngineLayout:
     """The engine's state lives and dies with the cluster it describes."""
     return EngineLayout(cluster.state_directory / "pulumi")
-
-
-@dataclass
-class StepTimer:
-    """Prints `==> step` and `done in N s`, and keeps the figures for a summary."""
-
-    echo: Callable[[str], None]
-    timings: list[tuple[str, float]] = field(default_factory=list)
-
-    @contextmanager
-    def step(self, title: str) -> Iterator[None]:
-        self.echo(f"==> {title}")
-        started = time.monotonic()
-        yield
-        elapsed = time.monotonic() - started
-        self.timings.append((title, elapsed))
-        self.echo(f"    done in {elapsed:.1f}s")
 
 
 def kubectl_inside(cluster: ClusterLayout, kubectl: Path, arguments: list[str], stdin: Optional[str] = None) -> subprocess.CompletedProcess:
@@ -123,19 +104,13 @@ def pulumi_for(
     `program` is the folder whose program runs (an earlier commit's checkout, for upgrades)."""
     layout = engine_layout(cluster)
     link_binaries(layout, engine_binaries)
-    virtualenv = REPOSITORY_ROOT / ".venv"
+    virtualenv = VIRTUALENV
     workspace = prepare_workspace(layout, stack, virtualenv, stack_file_text, program)
     return PulumiCli(layout, workspace, cluster.kubeconfig, virtualenv, wrap=lambda command: inside_command(cluster, command))
 
 
-def run_verify(
-    cluster: ClusterLayout, stack: str, host: str, ca_file: Optional[Path], sample_size: int, client_certificates: Optional[Path] = None
-) -> int:
-    """`gatestack verify` inside the cluster's namespace; its table goes to stdout."""
-    command = [sys.executable, "-m", "gatestack", "verify", "--stack", stack, "--host", host, "--sample-size", str(sample_size)]
-    command += ["--state-dir", str(cluster.state_directory)]  # the inference checks stop and start an EPP
-    if ca_file is not None:
-        command += ["--ca-file", str(ca_file)]
-    if client_certificates is not None:
-        command += ["--client-certificates", str(client_certificates)]
-    return subprocess.run(inside_command(cluster, command), cwd=REPOSITORY_ROOT).returncode
+def run_verify_inside(cluster: ClusterLayout, request: VerificationRequest) -> bool:
+    """`request` run inside the cluster's namespace, where the Gateway's address exists; its
+    table goes to stdout. The request travels as a pickle (see `verification_run`)."""
+    command = [sys.executable, "-m", "gatestack.verify.verification_run"]
+    return subprocess.run(inside_command(cluster, command), input=pickle.dumps(request), cwd=REPOSITORY_ROOT).returncode == 0

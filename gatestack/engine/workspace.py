@@ -28,10 +28,11 @@ from typing import Any
 
 import yaml
 
-from gateway_config.loader import PROJECT_NAME, STACKS_DIRECTORY
-from gatestack.existing_secrets import with_certificates_from_existing_secrets
+from gateway_config.loader import PROJECT_NAME, STACKS_DIRECTORY, parse_stack_config
+from gatestack.paths import REPOSITORY_ROOT
+from gatestack.stack_source import StackSource
+from gatestack.stand_ins.existing_secrets import with_certificates_from_existing_secrets
 
-REPOSITORY_ROOT = Path(__file__).resolve().parent.parent.parent
 CONTROLLER_KEY = f"{PROJECT_NAME}:controller"
 ENCRYPTION_SALT_KEY = "encryptionsalt"
 
@@ -75,15 +76,31 @@ class EngineLayout:
         return self.passphrase_file.read_text()
 
 
-def with_managed_controller(config: dict[str, Any]) -> dict[str, Any]:
-    """`config` (a stack file's `config:` mapping) with `controller.install: false`.
+def with_managed_controller(config: dict[str, Any], controller_key: str = CONTROLLER_KEY) -> dict[str, Any]:
+    """`config` (a stack file's `config:` mapping; `controller_key="controller"` for the
+    program's view of it) with `controller.install: false`.
 
     A controller section that is not a mapping is left as it is, for the program's own
     validation to report."""
-    controller = config.get(CONTROLLER_KEY, {})
+    controller = config.get(controller_key, {})
     if not isinstance(controller, dict):
         return config
-    return {**config, CONTROLLER_KEY: {**controller, "install": False}}
+    return {**config, controller_key: {**controller, "install": False}}
+
+
+def deployed_to_local_cluster(source: StackSource) -> StackSource:
+    """The stack as a deploy into the local cluster runs it: the same stack with the two
+    settings below applied to its config and its file's text (what the workspace holds),
+    the derived config validated as the program will validate it."""
+    raw = with_managed_controller(with_certificates_from_existing_secrets(source.raw_config), "controller")
+    return StackSource(
+        name=source.name,
+        file=source.file,
+        display_file=source.display_file,
+        text=local_cluster_stack_file(source.text, None),
+        raw_config=raw,
+        config=parse_stack_config(raw, source.display_file),
+    )
 
 
 def local_cluster_stack_file(stack_file_text: str, previous_text: str | None) -> str:

@@ -23,7 +23,7 @@ The parts:
 
 from pathlib import Path
 
-from gatestack.toolchain.cluster import (
+from gatestack.toolchain.cluster_builds import (
     CONTROL_PLANE_COMPONENTS,
     ETCD_VERSION,
     KUBERNETES_VERSION,
@@ -51,9 +51,8 @@ from gatestack.toolchain.data_plane import (
     envoy_gateway_crd_directory,
     envoy_gateway_module_directory,
 )
-from gatestack.toolchain.inference import INFERENCE_EXTENSION_VERSION, ensure_epp, inference_pool_crd_file
+from gatestack.toolchain.inference_extension import INFERENCE_EXTENSION_VERSION, ensure_epp, inference_pool_crd_file
 from gatestack.toolchain.go_build import (
-    REPOSITORY_ROOT,
     TOOLS_DIRECTORY,
     GoTool,
     ToolchainError,
@@ -70,7 +69,6 @@ from gatestack.toolchain.pulumi_engine import (
     ensure_pulumi_language_python,
     ensure_pulumi_resource_kubernetes,
 )
-
 
 
 def ensure_tools(
@@ -102,7 +100,6 @@ __all__ = [
     "KWOK_VERSION",
     "PULUMI_LANGUAGE_PYTHON_SDK_VERSION",
     "PULUMI_VERSION",
-    "REPOSITORY_ROOT",
     "TOOLS_DIRECTORY",
     "GoTool",
     "ToolchainError",

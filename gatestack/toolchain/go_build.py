@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
-REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
-TOOLS_DIRECTORY = REPOSITORY_ROOT / ".tools"
+from gatestack.paths import TOOLS_DIRECTORY, shown
+
 
 # A Go module version: a semantic version, optionally a pseudo-version or pre-release suffix.
 # Checked before a version reaches a command line, so a typo fails with a sentence.
@@ -81,14 +81,6 @@ def go_executable() -> str:
             "(https://go.dev/dl/) to build the pinned tools into .tools/"
         )
     return found
-
-
-def display_path(path: Path) -> str:
-    """``path`` relative to the repository when it is inside it (shorter to read), else absolute."""
-    try:
-        return str(path.relative_to(REPOSITORY_ROOT))
-    except ValueError:
-        return str(path)
 
 
 def progress(message: str) -> None:
@@ -215,7 +207,7 @@ def ensure_built(name: str, version: str, build_steps: BuildSteps, *, how: str) 
         log_path.write_text("")
         progress(
             f"building {name} {version} with {how} "
-            f"(a first build takes minutes; later runs reuse {display_path(binary)})…"
+            f"(a first build takes minutes; later runs reuse {shown(binary)})…"
         )
         started = time.monotonic()
         staging = Path(tempfile.mkdtemp(prefix=f".{name}-{version}.", dir=TOOLS_DIRECTORY))

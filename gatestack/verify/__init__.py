@@ -79,11 +79,11 @@ from __future__ import annotations
 from typing import Optional
 
 from gateway_config.models import StackConfig
-from gatestack.echo_server import canonical_header_name
+from gatestack.stand_ins.echo_server import canonical_header_name
 from gatestack.verify.checks import UNKNOWN_HOST, Verifier
 from gatestack.verify.inference_checks import EndpointPickerControl, InferenceEnvironment
 from gatestack.verify.material import ClientCertificate, ProofMaterial
-from gatestack.verify.oracle import MADE_UP_HOST, SUBPATH_PROBE, WILDCARD_STAND_IN, backend_of_pod
+from gatestack.verify.route_matching import MADE_UP_HOST, SUBPATH_PROBE, WILDCARD_STAND_IN, backend_of_pod
 from gatestack.verify.probes import (
     DEFAULT_TIMEOUT_SECONDS,
     RequestFailed,

@@ -32,10 +32,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Optional
 
 from gateway_config.policy_semantics import duration_seconds
-from gatestack.echo_server import DELAY_HEADER, FAIL_HEADER, HEALTH_CHECK_REPORT_HEADER
+from gatestack.stand_ins.echo_server import DELAY_HEADER, FAIL_HEADER, HEALTH_CHECK_REPORT_HEADER
 from gatestack.verify.client_identity import AddressChooser, ClientRequest, fresh_value
 from gatestack.verify.grpc_policy_checks import targets_only_grpc_routes
-from gatestack.verify.oracle import attached_listeners, backend_of_pod
+from gatestack.verify.route_matching import attached_listeners, backend_of_pod
 from gatestack.verify.policy_targets import GovernedRule, effective_listener_policy, effective_policy, governed_rules, reaching_probe
 from gatestack.verify.probes import KeepAliveSession, RequestFailed
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
 from gateway_config.models import ListenerConfig, RouteMatch, StackConfig
-from gatestack.verify.oracle import (
+from gatestack.verify.route_matching import (
     Entry,
     Listener,
     Probe,

@@ -31,7 +31,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from gatestack.echo_server import DELAY_HEADER
+from gatestack.stand_ins.echo_server import DELAY_HEADER
 from gatestack.verify.probes import RequestFailed
 
 ENVOY_GATEWAY_DEFAULT = 1024

@@ -36,7 +36,7 @@ from cryptography.x509.oid import NameOID
 
 from gateway_config.policy_semantics import duration_seconds
 from gatestack.verify.material import ClientCertificate, load_client_certificate
-from gatestack.verify.oracle import Probe
+from gatestack.verify.route_matching import Probe
 from gatestack.verify.policy_targets import effective_listener_policy
 from gatestack.verify.probes import RequestFailed, tls_handshake, unverified_context
 

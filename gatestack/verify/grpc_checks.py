@@ -27,12 +27,12 @@ from typing import Any, Optional
 
 import grpc
 
-from gatestack.echo_server import MARK_HEADER, MARKS_REPORT_HEADER
-from gatestack.grpc_echo_server import ECHO_SET_HEADER
+from gatestack.stand_ins.echo_server import MARK_HEADER, MARKS_REPORT_HEADER
+from gatestack.stand_ins.grpc_echo_server import ECHO_SET_HEADER
 from gatestack.verify.client_identity import fresh_value
 from gatestack.verify.grpc_policy_checks import GrpcPolicyChecks, as_metadata, grpc_effective_policy
 from gatestack.verify.mirror_checks import mirrored_share
-from gatestack.verify.oracle import attached_listeners, backend_of_pod, concrete_host, intersect_hostnames
+from gatestack.verify.route_matching import attached_listeners, backend_of_pod, concrete_host, intersect_hostnames
 from gatestack.verify.statistics import FALSE_FAILURE_BOUND, binomial_interval, split_intervals
 
 UNROUTED_SERVICE = "gatestack.verify.NoSuchService"

@@ -48,9 +48,9 @@ from fractions import Fraction
 from typing import Any, Optional
 
 from gateway_config.policy_semantics import duration_seconds
-from gatestack.echo_server import HEALTH_CHECK_REPORT_HEADER, HEALTH_FAIL_HEADER
+from gatestack.stand_ins.echo_server import HEALTH_CHECK_REPORT_HEADER, HEALTH_FAIL_HEADER
 from gatestack.verify.client_identity import AddressChooser
-from gatestack.verify.oracle import backend_of_pod
+from gatestack.verify.route_matching import backend_of_pod
 from gatestack.verify.policy_targets import GovernedRule, effective_listener_policy
 from gatestack.verify.probes import KeepAliveSession, RequestFailed
 from gatestack.verify.statistics import FALSE_FAILURE_BOUND

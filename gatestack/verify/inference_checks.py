@@ -11,7 +11,7 @@ ending in `/v1`, else `/v1/...` under it) on the route's first hostname:
   (when the answer names its pod, as the local vLLM stand-in's do).
 
 Where the pool's pods are the local cluster's vLLM stand-ins (their answers carry `address`, and
-`PUT /gatestack/metrics` sets the vLLM metrics they report, see `gatestack/cluster/model_server.py`):
+`PUT /gatestack/metrics` sets the vLLM metrics they report, see `gatestack/stand_ins/vllm_server.py`):
 
 * preference: with one pod idle (queue 0, KV cache 5 %) and the others queued (20 waiting,
   8 running, KV cache 90 %), at least 90 % of 30 completions reach the idle pod;
@@ -45,12 +45,11 @@ from gateway_config.inference import InferencePoolConfig
 from gateway_config.inference_wiring import DESTINATION_ENDPOINT_HEADER, rule_pool
 from gateway_config.models import RouteConfig, RouteRule
 from gateway_config.policy_semantics import duration_seconds
-from gatestack.verify.oracle import Listener, attached_listeners, backend_of_pod, concrete_host, intersect_hostnames, rule_label
+from gatestack.verify.inference_pods import IDLE, PoolPods, discover_pool_pods, pool_models, selected_server_names
+from gatestack.verify.route_matching import Listener, attached_listeners, backend_of_pod, concrete_host, intersect_hostnames, rule_label
 from gatestack.verify.probes import RequestFailed, Response, _SNIHTTPSConnection, _describe_error
 
 EPP_RESPONSE_HEADER = "x-went-into-resp-headers"
-IDLE = {"vllm:num_requests_waiting": 0, "vllm:num_requests_running": 0, "vllm:kv_cache_usage_perc": 0.05}
-QUEUED = {"vllm:num_requests_waiting": 20, "vllm:num_requests_running": 8, "vllm:kv_cache_usage_perc": 0.9}
 PREFERENCE_REQUESTS = 30
 PREFERENCE_SHARE = 0.9
 CLIENT_HEADER_REQUESTS = 10
@@ -186,8 +185,6 @@ class InferenceChecks:
         return self.request(target, "POST", target.completions, body, headers)
 
     def model_of(self, target: PoolRule) -> str:
-        from gatestack.verify.inference_pods import pool_models
-
         models = pool_models(self.verifier.config, target.pool)
         return models[0] if models else "model"
 
@@ -197,8 +194,6 @@ class InferenceChecks:
 
     # the checks ----------------------------------------------------------------------------
     def check(self, target: PoolRule) -> None:
-        from gatestack.verify.inference_pods import PoolPods, discover_pool_pods, selected_server_names
-
         where = f"({target.listener.name})"
         if not self.environment.endpoint_pickers_run:
             self.verifier.skip(

@@ -17,9 +17,13 @@ from typing import Any, Optional
 from gateway_config.inference import InferencePoolConfig
 from gateway_config.inference_semantics import selected_servers
 from gateway_config.models import StackConfig
-from gatestack.cluster.model_server import CONTROL_METRICS_PATH, CONTROL_STAND_INS_PATH
-from gatestack.verify.oracle import backend_of_pod
+from gatestack.stand_ins.vllm_server import CONTROL_METRICS_PATH, CONTROL_STAND_INS_PATH
+from gatestack.verify.route_matching import backend_of_pod
 from gatestack.verify.probes import Response
+
+# What a model server reports idle and queued up (the metrics its Endpoint Picker scores).
+IDLE = {"vllm:num_requests_waiting": 0, "vllm:num_requests_running": 0, "vllm:kv_cache_usage_perc": 0.05}
+QUEUED = {"vllm:num_requests_waiting": 20, "vllm:num_requests_running": 8, "vllm:kv_cache_usage_perc": 0.9}
 
 CONTROL_TIMEOUT_SECONDS = 5.0
 
@@ -73,8 +77,6 @@ class PoolPods:
 
     def make_idle(self, idle: str) -> None:
         """`idle` reports an empty queue and cache, every other pod a long queue and a full cache."""
-        from gatestack.verify.inference_checks import IDLE, QUEUED
-
         for address in self.pods:
             if address != idle:
                 self.set_metrics(address, QUEUED)

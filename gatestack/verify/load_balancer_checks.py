@@ -37,11 +37,11 @@ import time
 from fractions import Fraction
 from typing import Any, Optional
 
-from gatestack.echo_server import DELAY_HEADER
+from gatestack.stand_ins.echo_server import DELAY_HEADER
 from gatestack.verify.backend_policy_checks import effective_policy_timeout
 from gatestack.verify.client_identity import AddressChooser, fresh_value
 from gatestack.verify.health_checks import counted_rate
-from gatestack.verify.oracle import backend_of_pod
+from gatestack.verify.route_matching import backend_of_pod
 from gatestack.verify.policy_targets import GovernedRule, effective_listener_policy
 from gatestack.verify.probes import KeepAliveSession, RequestFailed, send_request
 from gatestack.verify.statistics import FALSE_FAILURE_BOUND, binomial_interval

@@ -15,7 +15,7 @@ import time
 from fractions import Fraction
 from typing import Any
 
-from gatestack.echo_server import MARK_HEADER, MARKS_REPORT_HEADER
+from gatestack.stand_ins.echo_server import MARK_HEADER, MARKS_REPORT_HEADER
 from gatestack.verify.client_identity import fresh_value
 from gatestack.verify.probes import RequestFailed
 from gatestack.verify.statistics import FALSE_FAILURE_BOUND, binomial_interval

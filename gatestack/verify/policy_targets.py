@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from gateway_config.models import RouteConfig, RouteMatch, RouteRule, StackConfig
-from gatestack.verify.oracle import Listener, Probe, attached_listeners, concrete_host, intersect_hostnames, probes_for_match
+from gatestack.verify.route_matching import Listener, Probe, attached_listeners, concrete_host, intersect_hostnames, probes_for_match
 
 
 @dataclass(frozen=True)

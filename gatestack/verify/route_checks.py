@@ -6,8 +6,8 @@ import urllib.parse
 from typing import Any, Optional
 
 from gateway_config.models import HeaderModifier, RouteConfig, RouteMatch, RouteRule
-from gatestack.echo_server import canonical_header_name  # echo-basic prints names as Go does
-from gatestack.verify.oracle import (
+from gatestack.stand_ins.echo_server import canonical_header_name  # echo-basic prints names as Go does
+from gatestack.verify.route_matching import (
     Listener,
     Probe,
     backend_names,

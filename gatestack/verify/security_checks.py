@@ -30,7 +30,7 @@ from gatestack.verify.client_identity import AddressChooser, ClientRequest, fres
 from gatestack.verify.grpc_policy_checks import targets_only_grpc_routes
 from gatestack.verify.jwt_tokens import JwtSigner
 from gatestack.verify.material import api_key_carrier
-from gatestack.verify.oracle import backend_of_pod, header_lookup
+from gatestack.verify.route_matching import backend_of_pod, header_lookup
 from gatestack.verify.policy_targets import GovernedRule, effective_listener_policy, governed_rules
 from gatestack.verify.probes import QUERY_PARAMETER_PREFIX, RequestFailed, Response
 

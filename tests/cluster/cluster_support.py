@@ -12,7 +12,8 @@ from typing import Any, Optional
 from gatestack.cluster.binaries import kubectl_binary
 from gatestack.cluster.layout import ClusterLayout
 from gatestack.cluster.lifecycle import inside_command, inside_environment
-from gatestack.engine.deploy import REPOSITORY_ROOT, ensure_certificate_secrets, ensure_client_authorities, pulumi_for
+from gatestack.paths import REPOSITORY_ROOT
+from gatestack.engine.deploy import ensure_certificate_secrets, ensure_client_authorities, pulumi_for
 from gatestack.engine.pulumi_cli import PulumiCli, preview_steps
 from gatestack.stack_source import load_stack
 

@@ -21,10 +21,11 @@ from gateway_config.models import CertificateConfig
 from gatestack.cluster.binaries import kubectl_binary
 from gatestack.cluster.layout import ClusterLayout
 from gatestack.cluster.lifecycle import inside_command
-from gatestack.engine.deploy import REPOSITORY_ROOT, engine_layout
+from gatestack.engine.deploy import engine_layout
+from gatestack.paths import REPOSITORY_ROOT
 from gatestack.engine.pulumi_cli import PulumiCli, link_binaries
 from gatestack.engine.workspace import prepare_program_workspace
-from gatestack.existing_secrets import TLS_SECRET_TYPE, certificate_files
+from gatestack.stand_ins.existing_secrets import TLS_SECRET_TYPE, certificate_files
 from tests.cluster.cluster_support import kubectl
 
 EXAMPLES = REPOSITORY_ROOT / "examples"

@@ -16,7 +16,8 @@ import tarfile
 from pathlib import Path
 
 from gatestack.cluster.layout import ClusterLayout
-from gatestack.engine.deploy import REPOSITORY_ROOT, pulumi_for
+from gatestack.engine.deploy import pulumi_for
+from gatestack.paths import REPOSITORY_ROOT
 from gatestack.engine.pulumi_cli import preview_steps, resource_type_of
 from tests.cluster.cluster_support import Deployment, deploy
 

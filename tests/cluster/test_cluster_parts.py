@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import base64
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from gatestack.cluster.layout import BRIDGE_ADDRESS, ClusterLayout, is_cluster_address, namespace_name_for
+from gatestack.cluster.layout import BRIDGE_ADDRESS, ClusterLayout, namespace_name_for
+from gatestack.network_addresses import is_cluster_address
 from gatestack.cluster.load_balancer import ForwardedPort, Forwarder, ready_endpoints
 from gatestack.cluster.proxy_pod import (
     expand_references,
@@ -22,10 +22,9 @@ from gatestack.cluster.proxy_pod import (
     rewrite_bootstrap,
     rewrite_mount_paths,
 )
-from gatestack.echo_server import EchoServer
+from gatestack.stand_ins.echo_server import EchoServer
 from gatestack.engine.workspace import local_cluster_stack_file, with_managed_controller
-
-REPOSITORY_ROOT = Path(__file__).resolve().parent.parent.parent
+from gatestack.paths import REPOSITORY_ROOT
 
 
 def controller_bootstrap() -> dict:

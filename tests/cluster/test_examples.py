@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from gatestack.cluster.binaries import kubectl_binary
-from gatestack.engine.deploy import REPOSITORY_ROOT, ensure_certificate_secrets
+from gatestack.engine.deploy import ensure_certificate_secrets
+from gatestack.paths import REPOSITORY_ROOT
 from gatestack.engine.pulumi_cli import preview_steps, resource_type_of
 from gatestack.stack_source import load_stack
 from tests.cluster.cluster_support import kubectl, kubectl_json

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from gatestack.cluster.lifecycle import inside_command, status
-from gatestack.engine.deploy import REPOSITORY_ROOT, pulumi_for
+from gatestack.cluster.lifecycle import status
+from gatestack.engine.deploy import pulumi_for
+from gatestack.paths import REPOSITORY_ROOT
 from tests.cluster.cluster_support import kubectl, kubectl_json
 from tests.cluster.test_real_engine import passed_checks, verify
 

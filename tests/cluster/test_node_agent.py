@@ -22,7 +22,7 @@ from gatestack.cluster import netns
 from gatestack.cluster.layout import ClusterLayout, NODE_NAME
 from gatestack.cluster.node_agent import NodeAgent, unrunnable_image_reason
 from gatestack.cluster.pod_network import remove_all_pod_namespaces
-from gatestack.toolchain.cluster import CNI_PLUGINS_DIRECTORY, ensure_cni_plugins
+from gatestack.toolchain.cluster_builds import CNI_PLUGINS_DIRECTORY, ensure_cni_plugins
 
 # Ports Envoy Gateway's controller holds in the cluster's namespace: a pod may use them all.
 CONTROLLER_HELD_PORTS = [8080, 8081, 9443, 18000, 19001]
@@ -167,7 +167,7 @@ def test_only_invalid_registries_are_the_deliberate_fault() -> None:
 
 def test_kwok_starts_a_pod_not_ready_so_readiness_is_the_node_agents(tmp_path: Path) -> None:
     from gatestack.cluster.control_plane import POD_READY_STAGE, pod_start_stage
-    from gatestack.toolchain.cluster import kwok_stage_files
+    from gatestack.toolchain.cluster_builds import kwok_stage_files
 
     original = next(path for path in kwok_stage_files() if path.name == POD_READY_STAGE)
     template = yaml.safe_load(pod_start_stage(original, tmp_path).read_text())["spec"]["next"]["statusTemplate"]
@@ -183,7 +183,7 @@ def test_kwok_starts_a_pod_not_ready_so_readiness_is_the_node_agents(tmp_path: P
 
 
 def test_the_cni_plugins_install_is_idempotent_and_a_failure_says_what_to_do(tmp_path: Path, monkeypatch) -> None:
-    from gatestack.toolchain import cluster as toolchain_cluster
+    from gatestack.toolchain import cluster_builds as toolchain_cluster
     from gatestack.toolchain.go_build import ToolchainError
 
     # a machine that has the plugins runs no command

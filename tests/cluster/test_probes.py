@@ -1,4 +1,4 @@
-"""Specification: the node agent's probes behave as the kubelet's (`gatestack/cluster/probes.py`).
+"""Specification: the node agent's probes behave as the kubelet's (`gatestack/cluster/container_probes.py`).
 
 Run against an echo server on a loopback address: `/health` answers 200, `/status/<code>`
 answers that code.
@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from gatestack.cluster.probes import ContainerProber, ProbeResult, ProbeState, resolve_port, run_probe
-from gatestack.echo_server import EchoContext, EchoServer
+from gatestack.cluster.container_probes import ContainerProber, ProbeResult, ProbeState, resolve_port, run_probe
+from gatestack.stand_ins.echo_server import EchoContext, EchoServer
 
 ADDRESS = "127.0.0.83"
 

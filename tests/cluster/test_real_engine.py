@@ -20,10 +20,10 @@ import yaml
 
 from gateway_config.loader import raw_config_from_stack_file
 from gatestack.cluster.lifecycle import inside_command, start_controller, stop_controller
-from gatestack.engine.deploy import REPOSITORY_ROOT
+from gatestack.paths import REPOSITORY_ROOT
 from gatestack.engine.pulumi_cli import PulumiCommandFailed, preview_steps, resource_type_of
-from gatestack.existing_secrets import existing_certificate_secrets
-from gatestack.program import run_program
+from gatestack.stand_ins.existing_secrets import existing_certificate_secrets
+from gatestack.mock_engine.program_run import run_program
 from tests.cluster.cluster_support import Deployment, kubectl, kubectl_json
 from tests.conftest import STACK_NAMES
 from tests.test_conformance import SEED_CHECKS, passed_checks

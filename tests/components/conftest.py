@@ -13,8 +13,8 @@ from pulumi.runtime import settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from gatestack.program import PLACEHOLDER_ADDRESS, DeclaredResource, ProgramFailed, ProgramRun, _Mocks, _RecordingMonitor
-from gatestack.tls_material import PlaceholderMaterial
+from gatestack.mock_engine.program_run import PLACEHOLDER_ADDRESS, DeclaredResource, ProgramFailed, ProgramRun, _Mocks, _RecordingMonitor
+from gatestack.stand_ins.pulumi_tls_material import PlaceholderMaterial
 
 PROJECT = "components-test"
 

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
-# So `gatestack` and this folder's `dataplane_support` import however pytest is started (any import mode).
-for import_root in (REPOSITORY_ROOT, Path(__file__).resolve().parent):
-    if str(import_root) not in sys.path:
-        sys.path.insert(0, str(import_root))
+# So this folder's `dataplane_support` imports however pytest is started (any import mode);
+# `gatestack` is installed (editable, requirements.txt's `-e .`).
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dataplane_support import SeedCertificates, generate_seed_certificates, load_seed_objects  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""Specification of gatestack.echo_server: answers like the seed's echo-basic image, on loopback only."""
+"""Specification of gatestack.stand_ins.echo_server: answers like the seed's echo-basic image, on loopback only."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import re
 import pytest
 from dataplane_support import find_object
 
-from gatestack.echo_server import (
+from gatestack.stand_ins.echo_server import (
     EchoContext,
     EchoServer,
     canonical_header_name,

@@ -1,4 +1,4 @@
-"""Specification of gatestack.envoy_bootstrap: egctl's ConfigDump as a static, loopback-only Envoy bootstrap."""
+"""Specification of gatestack.offline_proof.envoy_bootstrap: egctl's ConfigDump as a static, loopback-only Envoy bootstrap."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from gatestack.envoy_bootstrap import (
+from gatestack.offline_proof.envoy_bootstrap import (
     BootstrapError,
     NonLoopbackAddressError,
     assert_loopback_only,
@@ -18,7 +18,7 @@ from gatestack.envoy_bootstrap import (
     walk_dictionaries,
 )
 from gatestack.toolchain import ensure_envoy
-from gatestack.translate import translate
+from gatestack.offline_proof.egctl_translate import translate
 
 HCM_TYPE = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
 ROUTER_TYPE = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"

@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gatestack.cluster import model_server
+from gatestack.stand_ins import vllm_server
 from gatestack.cluster.endpoint_picker_pod import (
     is_endpoint_picker_pod,
     plan_endpoint_picker_pod,
     pool_of_pod,
     service_account_kubeconfig,
 )
-from gatestack.cluster.model_server import ModelServerIdentity, ModelServerStandIn, metrics_text, served_model
+from gatestack.stand_ins.vllm_server import ModelServerIdentity, ModelServerStandIn, metrics_text, served_model
 from gatestack.cluster.node_agent import pod_kind
-from gatestack.cluster.probes import grpc_health_request
+from gatestack.cluster.container_probes import grpc_health_request
 from gateway_config.inference_manifests import endpoint_picker_objects, model_server_deployment
 from gatestack.stack_source import load_stack
 
@@ -100,7 +100,7 @@ def test_models_health_and_unknown_paths_answer_as_vllm_does(stand_in):
 
 
 def test_metrics_carry_vllms_names_with_the_values_a_test_sets(stand_in):
-    status, data = call(stand_in, "PUT", model_server.CONTROL_METRICS_PATH,
+    status, data = call(stand_in, "PUT", vllm_server.CONTROL_METRICS_PATH,
                         json.dumps({"vllm:num_requests_waiting": 20, "vllm:kv_cache_usage_perc": 0.9}).encode())
     assert status == 200
     text = call(stand_in, "GET", "/metrics")[1].decode()
@@ -112,11 +112,11 @@ def test_metrics_carry_vllms_names_with_the_values_a_test_sets(stand_in):
 
 @pytest.mark.parametrize("body", [{"vllm:unknown": 1}, {"vllm:num_requests_waiting": -1}, [1]])
 def test_a_metric_that_cannot_be_set_is_refused(stand_in, body):
-    assert call(stand_in, "PUT", model_server.CONTROL_METRICS_PATH, json.dumps(body).encode())[0] == 400
+    assert call(stand_in, "PUT", vllm_server.CONTROL_METRICS_PATH, json.dumps(body).encode())[0] == 400
 
 
 def test_every_stand_in_of_the_node_is_listed_by_any_of_them(stand_in):
-    listed = json.loads(call(stand_in, "GET", model_server.CONTROL_STAND_INS_PATH)[1])["standIns"]
+    listed = json.loads(call(stand_in, "GET", vllm_server.CONTROL_STAND_INS_PATH)[1])["standIns"]
     assert {"pod": "vllm-a-5d9f-abcde", "namespace": "inference", "address": f"{ADDRESS}:{stand_in.identity.port}",
             "labels": {"pool": "p"}, "model": "m/llama"} in listed
 

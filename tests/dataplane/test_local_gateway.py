@@ -1,4 +1,4 @@
-"""Specification of gatestack.local_gateway: what it refuses to start, and that it leaves nothing behind."""
+"""Specification of gatestack.offline_proof.local_gateway: what it refuses to start, and that it leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import socket
 import pytest
 from dataplane_support import find_object, http_get
 
-from gatestack.envoy_bootstrap import NonLoopbackAddressError
-from gatestack.local_gateway import LocalGatewayError, run_local_gateway
+from gatestack.offline_proof.envoy_bootstrap import NonLoopbackAddressError
+from gatestack.offline_proof.local_gateway import LocalGatewayError, run_local_gateway
 
 
 def test_condition_failures_stop_the_start_with_every_failure_listed(seed_objects):

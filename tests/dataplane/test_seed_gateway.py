@@ -14,7 +14,7 @@ from collections import Counter
 import pytest
 from dataplane_support import http_get, https_get, load_seed_objects
 
-from gatestack.local_gateway import run_local_gateway
+from gatestack.offline_proof.local_gateway import run_local_gateway
 
 SEED_HOST = "www.example.com"
 POD_NAME_PATTERN = r"{}-[bcdfghjklmnpqrstvwxz2456789]{{10}}-[bcdfghjklmnpqrstvwxz2456789]{{5}}"

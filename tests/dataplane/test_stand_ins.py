@@ -13,8 +13,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from gatestack.envoy_bootstrap import NonLoopbackAddressError, assert_loopback_only, redirect_to_stand_ins
-from gatestack.https_stand_in import HttpsStandIn
+from gatestack.offline_proof.envoy_bootstrap import NonLoopbackAddressError, assert_loopback_only, redirect_to_stand_ins
+from gatestack.stand_ins.outside_https_host import HttpsStandIn
 from gatestack.verify.jwt_tokens import JwtSigner
 
 JWKS_CLUSTER = {

@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from gatestack.toolchain import go_build
+from gatestack.paths import REPOSITORY_ROOT
 from gatestack.toolchain import (
-    REPOSITORY_ROOT,
     ToolchainError,
     ensure_egctl,
     ensure_envoy,

@@ -14,7 +14,8 @@ import subprocess
 import pytest
 from toolchain_support import installed_or_skip
 
-from gatestack.toolchain import REPOSITORY_ROOT, ToolchainError, pulumi_engine
+from gatestack.paths import REPOSITORY_ROOT
+from gatestack.toolchain import ToolchainError, pulumi_engine
 
 SCHEMA = """{
   "name": "kubernetes",

@@ -1,4 +1,4 @@
-"""Specification of gatestack.translate: egctl's translation, loopback Service addresses, readable condition failures."""
+"""Specification of gatestack.offline_proof.egctl_translate: egctl's translation, loopback Service addresses, readable condition failures."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import base64
 
 from dataplane_support import find_object
 
-from gatestack.translate import (
+from gatestack.offline_proof.egctl_translate import (
     TranslationResult,
     assign_loopback_cluster_ips,
     condition_failures,

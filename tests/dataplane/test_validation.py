@@ -1,10 +1,10 @@
-"""Specification of gatestack.validation: offline kubectl-validate against Envoy Gateway v1.9.0's CRDs."""
+"""Specification of gatestack.offline_proof.schema_validation: offline kubectl-validate against Envoy Gateway v1.9.0's CRDs."""
 
 from __future__ import annotations
 
 from dataplane_support import find_object
 
-from gatestack.validation import validate_objects
+from gatestack.offline_proof.schema_validation import validate_objects
 
 
 def test_the_seed_objects_are_valid(seed_objects):

@@ -20,7 +20,7 @@ import yaml
 from gateway_config.loader import PROJECT_NAME
 from gateway_config.semantics import Problem
 from gatestack.differential.compare import Disagreement, disagreement, program_verdict
-from gatestack.differential.oracle import CONFIGS_PER_BATCH, Case, Verdict, judge_batch
+from gatestack.differential.validator_verdicts import CONFIGS_PER_BATCH, Case, Verdict, judge_batch
 from gatestack.differential.rendering import (
     COMPARED_KINDS,
     external_objects,

@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from gatestack.differential.compare import disagreement, program_verdict
-from gatestack.differential.oracle import judge_batch
+from gatestack.differential.validator_verdicts import judge_batch
 from gatestack.toolchain import DEFAULT_ENVOY_GATEWAY_VERSION
 from tests.differential.harness import Outcome, as_stack_file, canonical, judge_configs, render_case, report
 from tests.differential.strategies import generated_stack_configs

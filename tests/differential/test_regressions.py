@@ -16,7 +16,7 @@ import pytest
 
 from gateway_config.loader import ConfigError, parse_stack_config
 from gatestack.differential.field_catalogue import catalogue_config
-from gatestack.differential.oracle import judge_batch
+from gatestack.differential.validator_verdicts import judge_batch
 from gatestack.toolchain import DEFAULT_ENVOY_GATEWAY_VERSION
 from tests.conftest import stack_raw_config
 from tests.differential.harness import render_case

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import re
 
-from gatestack.differential.inventory import CONDITIONS, DOCUMENT, REPOSITORY_ROOT, check_for, emitted_fields, entries, render
+from gatestack.paths import REPOSITORY_ROOT
+from gatestack.differential.inventory import CONDITIONS, DOCUMENT, check_for, emitted_fields, entries, render
 from gatestack.differential.field_catalogue import fields_not_in_catalogue
 from gatestack.differential.program_rules import PROGRAM_ONLY_RULES
 

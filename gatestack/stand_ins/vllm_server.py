@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 
-from gatestack.echo_server import require_loopback
+from gatestack.stand_ins.echo_server import require_loopback
 
 CONTROL_METRICS_PATH = "/gatestack/metrics"
 CONTROL_STAND_INS_PATH = "/gatestack/stand-ins"

@@ -35,7 +35,7 @@ from typing import Any, Sequence
 import yaml
 
 from gatestack.toolchain import DEFAULT_ENVOY_GATEWAY_VERSION, ensure_egctl, ensure_kubectl_validate, envoy_gateway_crd_directory
-from gatestack.translate import (
+from gatestack.offline_proof.egctl_translate import (
     KINDS_EGCTL_READS,
     TranslationError,
     TranslationResult,
@@ -43,7 +43,7 @@ from gatestack.translate import (
     prepare_objects,
     run_egctl_translate,
 )
-from gatestack.validation import (
+from gatestack.offline_proof.schema_validation import (
     DEFAULT_KUBERNETES_VERSION,
     VALIDATION_TIMEOUT_SECONDS,
     ValidationToolError,

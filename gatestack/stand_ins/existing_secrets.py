@@ -23,7 +23,8 @@ from gateway_config.manifests import (
     private_key_settings,
 )
 from gateway_config.models import CertificateConfig, StackConfig
-from gatestack.tls_material import (
+from gateway_config.policy_manifests import CLIENT_ALLOWED_USES, CLIENT_CA_ALLOWED_USES, client_ca_secret_object, client_ca_subject
+from gatestack.stand_ins.pulumi_tls_material import (
     CERT_REQUEST,
     LOCALLY_SIGNED_CERT,
     PRIVATE_KEY,
@@ -142,12 +143,6 @@ def client_authority_material(config: StackConfig) -> tuple[list[dict[str, Any]]
     of its `clients`, signed by it, as the program's CLIENT_CERTIFICATES output shapes them
     (`{ca: {client: {certificatePem, privateKeyPem}}}`). Made as that component's pulumi-tls
     resources make them; every call makes new keys."""
-    from gateway_config.policy_manifests import (
-        CLIENT_ALLOWED_USES,
-        CLIENT_CA_ALLOWED_USES,
-        client_ca_secret_object,
-        client_ca_subject,
-    )
 
     material = RealMaterial()
     secrets: list[dict[str, Any]] = []

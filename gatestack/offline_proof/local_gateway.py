@@ -1,11 +1,11 @@
 """Run a stack's gateway for real on this machine: Envoy Gateway's translation, a real Envoy, echo backends.
 
 ``run_local_gateway(objects)`` is a context manager that:
-1. translates the objects with egctl (``gatestack.translate``) and stops with every failed status
+1. translates the objects with egctl (``gatestack.offline_proof.egctl_translate``) and stops with every failed status
    condition listed if Envoy Gateway would not fully accept them;
-2. turns the Gateway's ConfigDump into a static bootstrap (``gatestack.envoy_bootstrap``) and refuses
+2. turns the Gateway's ConfigDump into a static bootstrap (``gatestack.offline_proof.envoy_bootstrap``) and refuses
    it unless it only listens on and connects to 127.0.0.0/8;
-3. starts one echo server (``gatestack.echo_server``) per backend Service port on the Service's
+3. starts one echo server (``gatestack.stand_ins.echo_server``) per backend Service port on the Service's
    loopback clusterIP, answering as the pod of the Deployment it selects (a Service that selects
    no Deployment gets none: like a Service without endpoints, requests to it fail with 503);
    a Deployment of several replicas gets one echo server per pod, each on a loopback address of
@@ -18,7 +18,7 @@
 5. yields a ``LocalGateway`` describing where to send requests, and on exit stops Envoy and the
    echo servers and removes every temporary file.
 
-It validates nothing itself; run ``gatestack.validation.validate_objects`` first for schema problems.
+It validates nothing itself; run ``gatestack.offline_proof.schema_validation.validate_objects`` first for schema problems.
 
 Defaults: Envoy Gateway v1.9.0; the only Gateway among the objects (name one with ``gateway``
 when there are several); 60 s to become ready; Envoy with one worker thread
@@ -43,10 +43,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
-from gatestack.grpc_echo_server import GrpcEchoServer
-from gatestack.https_stand_in import HttpsStandIn
-from gatestack.echo_server import EchoServer, deployment_selected_by_service, echo_context_for_deployment
-from gatestack.envoy_bootstrap import (
+from gatestack.stand_ins.grpc_echo_server import GrpcEchoServer
+from gatestack.stand_ins.outside_https_host import HttpsStandIn
+from gatestack.stand_ins.echo_server import EchoServer, deployment_selected_by_service, echo_context_for_deployment
+from gatestack.offline_proof.envoy_bootstrap import (
     LOCAL_ADDRESS,
     PRIVILEGED_PORT_LIMIT,
     PRIVILEGED_PORT_SHIFT,
@@ -57,7 +57,7 @@ from gatestack.envoy_bootstrap import (
     walk_dictionaries,
 )
 from gatestack.toolchain import DEFAULT_ENVOY_GATEWAY_VERSION, ensure_envoy
-from gatestack.translate import TranslationResult, condition_failures, object_key, translate
+from gatestack.offline_proof.egctl_translate import TranslationResult, condition_failures, object_key, translate
 
 DEFAULT_READY_TIMEOUT_SECONDS = 60.0
 H2C_APP_PROTOCOL = "kubernetes.io/h2c"
@@ -300,7 +300,7 @@ def run_local_gateway(
     """Run the gateway the objects describe on 127.0.0.1 until the ``with`` block ends (see module docstring).
 
     ``https_stand_ins`` maps a URL the gateway would fetch from outside (a JWKS by URL) to the
-    document a local HTTPS stand-in serves instead (``gatestack.https_stand_in``)."""
+    document a local HTTPS stand-in serves instead (``gatestack.stand_ins.outside_https_host``)."""
     result = translate(objects, envoy_gateway_version)
     failures = condition_failures(result)
     if failures:

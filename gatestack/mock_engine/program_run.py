@@ -4,7 +4,7 @@ The same code path as `pulumi preview`/`up`: the stack file's config is handed t
 runtime the way the engine hands it over, the program runs unchanged, and every resource
 it registers is recorded with its inputs, parent, dependencies, protection and which
 inputs are secret. Nothing here talks to a cluster. The mocks stand in only for what a
-cluster or provider would compute or already hold: certificates (see `tls_material.py`),
+cluster or provider would compute or already hold: certificates (see `gatestack/stand_ins/pulumi_tls_material.py`),
 object IDs, the Gateway's status address once the controller has programmed it, and the
 TLS Secrets a stack reads instead of generating (`source: existingSecret`).
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import runpy
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import pulumi
@@ -24,11 +23,10 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from gateway_config.loader import PROJECT_NAME, engine_config_from_raw
-from gatestack.existing_secrets import TLS_SECRET_KEYS, TLS_SECRET_TYPE
-from gatestack.tls_material import TLS_TYPES, CertificateMaterial, PlaceholderMaterial
+from gatestack.paths import PROGRAM
+from gatestack.stand_ins.existing_secrets import TLS_SECRET_KEYS, TLS_SECRET_TYPE
+from gatestack.stand_ins.pulumi_tls_material import TLS_TYPES, CertificateMaterial, PlaceholderMaterial
 
-REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
-PROGRAM = REPOSITORY_ROOT / "__main__.py"
 # What the mock engine reports as the Gateway's address when no other is given.
 PLACEHOLDER_ADDRESS = "<address assigned by the load balancer>"
 SECRET_TYPE = "kubernetes:core/v1:Secret"

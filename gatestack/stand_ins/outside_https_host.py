@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from gatestack.echo_server import require_loopback
+from gatestack.stand_ins.echo_server import require_loopback
 
 
 def stand_in_certificate(hostname: str) -> tuple[str, str, str]:

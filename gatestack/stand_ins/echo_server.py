@@ -50,6 +50,8 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from gatestack.network_addresses import is_cluster_address
+
 # Kubernetes' alphabet for generated name parts (no vowels, no confusable characters).
 KUBERNETES_SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 POD_TEMPLATE_HASH_LENGTH = 10
@@ -253,8 +255,6 @@ def require_loopback(address: str, allow_cluster_address: bool = False) -> None:
     if ipaddress.ip_address(address).is_loopback:
         return
     if allow_cluster_address:
-        from gatestack.cluster.layout import is_cluster_address
-
         if is_cluster_address(address):
             return
     raise ValueError(f"the echo server may only listen on a loopback address, not {address}")

@@ -1,0 +1,37 @@
+"""`gatestack destroy`: `pulumi destroy` of a stack in the local cluster, and its certificate Secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from gatestack.cli.cluster_commands import start_local_cluster
+from gatestack.cli.console import DEPLOY_STACK_OPTION, FAILED, STATE_OPTION, cluster_layout, stack_or_exit
+from gatestack.cluster.binaries import kubectl_binary, pulumi_engine_binaries
+from gatestack.engine.deploy import delete_certificate_secrets, pulumi_for
+from gatestack.engine.pulumi_cli import PulumiCommandFailed
+from gatestack.engine.workspace import deployed_to_local_cluster
+
+
+def destroy(
+    stack: str = DEPLOY_STACK_OPTION,
+    state_directory: Optional[Path] = STATE_OPTION,
+    unprotect: bool = typer.Option(
+        False, "--unprotect", help="First `pulumi state unprotect --all` (production stacks protect their controller and CA)."
+    ),
+) -> None:
+    """`pulumi destroy` of a stack in the local cluster, and its certificate Secrets."""
+    deployed = deployed_to_local_cluster(stack_or_exit(stack, None))
+    layout = cluster_layout(state_directory)
+    start_local_cluster(layout)
+    pulumi = pulumi_for(layout, deployed.name, pulumi_engine_binaries(), deployed.text)
+    try:
+        pulumi.select_stack(deployed.name)
+        if unprotect:
+            pulumi.unprotect_all(deployed.name)
+        pulumi.destroy(deployed.name)
+    except PulumiCommandFailed:
+        raise typer.Exit(FAILED)
+    delete_certificate_secrets(layout, kubectl_binary(), deployed.config)
