@@ -44,6 +44,11 @@ _QUANTITY = re.compile(
 # Gateway API's HTTP header value: printable ASCII, words separated by one space or tab.
 _HEADER_VALUE = re.compile(r"^[!-~]+([\t ]?[!-~]+)*$")
 # Gateway API's GatewayController: a domain-prefixed path, e.g. gateway.envoyproxy.io/gatewayclass-controller.
+# Gateway API's characters of an Exact or PathPrefix path match: RFC 3986's path characters and
+# percent-escapes (the HTTPRoute CRD's CEL rule on `path`, in ECMA-262 and RE2 syntax alike; a test
+# reads it from the CRD Envoy Gateway ships and compares, so a CRD that changes it is noticed).
+PATH_MATCH_CHARACTERS = r"^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|[%][0-9a-fA-F]{2})+$"
+_PATH_MATCH_CHARACTERS = re.compile(PATH_MATCH_CHARACTERS)
 _CONTROLLER_NAME = re.compile(
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/[A-Za-z0-9\/\-._~%!$&'()*+,;=:]+$"
 )
@@ -139,6 +144,20 @@ def validate_http_path(value: str) -> str:
         raise _fail("http_path", f"path '{value}' ends with a dot segment; allowed: {allowed}")
     if len(value) > 1024:
         raise _fail("http_path", f"path is {len(value)} characters long; allowed: {allowed}")
+    return value
+
+
+def validate_path_match_characters(value: str) -> str:
+    """An Exact or PathPrefix match's characters, as the HTTPRoute CRD allows them (fullmatch: `$` alone
+    would let a final newline through, which RE2 in the API server does not)."""
+    if _PATH_MATCH_CHARACTERS.fullmatch(value) is None:
+        outside = next((c for c in value if not _PATH_MATCH_CHARACTERS.fullmatch(c) and c != "%"), None)
+        what = f"the character {outside!r}" if outside is not None else "a '%' not followed by two hex digits"
+        raise _fail(
+            "path_characters",
+            f"path {value!r} contains {what}; allowed in an Exact or PathPrefix path: letters, digits, "
+            "-/._~!$&'()*+,;=:@ and %XX escapes (Gateway API's pattern; a space is written %20)",
+        )
     return value
 
 

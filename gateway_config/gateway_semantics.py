@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from gateway_config.fields import image_tag
-from gateway_config.models import GatewayConfig, ProxyConfig, StackConfig
+from gateway_config.models import GatewayConfig, ListenerConfig, ProxyConfig, StackConfig
 from gateway_config.problems import Problem, dotted_path, repeated_values
 
 # Kubernetes: an object's name has at most 253 characters.
@@ -33,6 +33,9 @@ def _gateway_listener_problems(
     listeners = gateway.listeners
     duplicate_names = repeated_values([listener.name for listener in listeners])
     seen_endpoints: dict[tuple, str] = {}
+    # The first listener on each port: Envoy Gateway (validateConflictedLayer7Listeners) marks every
+    # listener of a port that mixes HTTP and HTTPS Conflicted (ProtocolConflict), and serves none of them.
+    first_on_port: dict[int, ListenerConfig] = {}
     for index, listener in enumerate(listeners):
         where = dotted_path(config.gateway_key(gateway), "listeners", index)
         if listener.name in duplicate_names:
@@ -46,10 +49,18 @@ def _gateway_listener_problems(
                 where,
                 f"listener '{listener.name}' has the same port ({listener.port}), protocol ({listener.protocol}) "
                 f"and hostname ({listener.hostname or 'none'}) as listener '{seen_endpoints[endpoint]}'; "
-                "listeners must differ in at least one of them",
+                "listeners of one port and protocol must differ in hostname (HostnameConflict otherwise)",
             )
         else:
             seen_endpoints[endpoint] = listener.name
+        first = first_on_port.setdefault(listener.port, listener)
+        if first.protocol != listener.protocol:
+            yield Problem(
+                dotted_path(where, "port"),
+                f"{listener.protocol} listener '{listener.name}' is on port {listener.port}, where {first.protocol} listener "
+                f"'{first.name}' is; all listeners of a port must use one protocol (Envoy Gateway marks both Conflicted, "
+                "ProtocolConflict, and serves neither): put HTTP and HTTPS on different ports, such as 80 and 443",
+            )
         if listener.protocol == "HTTPS" and listener.tls is None:
             yield Problem(
                 dotted_path(where, "tls"),

@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from typing import Literal, Optional
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from gateway_config.base import ConfigModel
 from gateway_config.fields import (
+    PATH_MATCH_CHARACTERS,
     DnsLabel,
     Duration,
     HeaderName,
@@ -26,7 +27,9 @@ from gateway_config.fields import (
     PreciseHostname,
     SectionName,
     Weight,
+    is_valid_path,
     validate_http_path,
+    validate_path_match_characters,
     validate_regular_expression,
 )
 
@@ -55,6 +58,21 @@ class PathMatch(ConfigModel):
     """`Exact`, `PathPrefix` (whole path segments) or `RegularExpression` (RE2)."""
     value: str = "/"
     """The path, e.g. `/api` (an absolute path), or an RE2 regular expression with `RegularExpression`."""
+
+    # The schema states the CRD's character rule for Exact and PathPrefix (the default type).
+    model_config = ConfigDict(json_schema_extra={
+        "if": {"properties": {"type": {"const": "RegularExpression"}}, "required": ["type"]},
+        "else": {"properties": {"value": {"pattern": PATH_MATCH_CHARACTERS}}},
+    })
+
+    @field_validator("value")
+    @classmethod
+    def _path_characters(cls, value: str, info: ValidationInfo) -> str:
+        # Named at `value` (the schema's place too); the type is validated first, as it is declared first.
+        # A path the shape rules refuse ('#', no leading '/') gets their more telling sentence (below).
+        if info.data.get("type", "PathPrefix") != "RegularExpression" and is_valid_path(value):
+            validate_path_match_characters(value)
+        return value
 
     @model_validator(mode="after")
     def _value_fits_type(self) -> "PathMatch":

@@ -77,6 +77,7 @@ BAD_VALUES = [
     ("an unknown protocol", "gateway.listeners.1.protocol", "FTP"),
     ("a number as a string", "backends.0.replicas", "2"),
     ("an unknown path match type", "routes.0.rules.0.matches.0.path.type", "Prefix"),
+    ("a path match with a space (Gateway API's path characters)", "routes.0.rules.0.matches.0.path.value", "/a b"),
     ("a listener name that is no DNS label", "gateway.listeners.0.name", "HTTP Listener"),
     ("an unknown key algorithm", "certificates.0.keyAlgorithm", "DSA"),
     ("a weight below zero", "routes.0.rules.0.backendRefs.0.weight", -1),

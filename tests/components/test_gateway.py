@@ -47,6 +47,16 @@ def test_a_certificate_it_is_not_given_is_refused() -> None:
     )
 
 
+def test_http_and_https_on_one_port_are_refused_as_the_stack_file_refuses_them() -> None:
+    # GIVEN an HTTPS listener on the HTTP listener's port WHEN the Gateway is declared THEN one line names the port
+    failure = refusal(lambda: Gateway("eg", gateway_class="eg", certificates=[certificate()], listeners=[HTTP, {**HTTPS, "port": 80}]))
+    assert one_line(failure).startswith(
+        "Gateway 'eg': listeners[1].port: HTTPS listener 'https' is on port 80, where HTTP listener 'http' is; "
+        "all listeners of a port must use one protocol"
+    )
+    assert "eg-gateway" not in names(failure)
+
+
 def test_a_hostname_output_that_resolves_bad_fails_before_the_gateway_is_created() -> None:
     listener = {**HTTP, "hostname": pulumi.Output.from_input("Not a hostname")}
     failure = refusal(lambda: Gateway("eg", gateway_class="eg", listeners=[listener]))

@@ -35,6 +35,12 @@ def test_a_path_that_is_not_one_is_refused_in_one_line_and_the_route_declares_no
     assert names(failure) == ["eg", "eg-gateway", "eg-gateway-status"]
 
 
+def test_a_path_with_a_character_gateway_api_refuses_is_refused_in_one_line() -> None:
+    # GIVEN a Gateway WHEN a route's path has a space THEN the route's argument is named, as the stack file's field is
+    failure = refusal(lambda: WeightedRoute("api", gateway=gateway(), rules=[{"matches": [{"path": {"value": "/a b"}}], **EXTERNAL[0]}]))
+    assert one_line(failure).startswith("WeightedRoute 'api': rules[0].matches[0].path.value: path '/a b' contains the character ' '")
+
+
 def test_a_listener_its_gateway_does_not_have_is_refused() -> None:
     failure = refusal(lambda: WeightedRoute("api", gateway=gateway(), parent_refs=[{"name": "eg", "sectionName": "https"}], rules=EXTERNAL))
     assert one_line(failure) == (
