@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/bench.py --quick              # 1/10/100 routes, 1 and 8 listeners, 1 run
     .venv/bin/python benchmarks/bench.py --skip-conformance   # no Envoy, no egctl
     .venv/bin/python benchmarks/bench.py --floor              # the program beside the SDK's floor (floor.py)
+    .venv/bin/python benchmarks/bench.py --floor --plot docs/images/benchmark-floor.png   # and its plot (plots.py)
 
 For every (routes, listeners) pair it generates a stack file into a temporary directory
 (`Pulumi.bench-r<routes>-l<listeners>.yaml`) and measures, each in a fresh subprocess:
@@ -53,6 +54,7 @@ from typing import Any, Optional
 
 import engine  # benchmarks/engine.py, floor.py and table.py: this script's directory is on sys.path
 import floor
+import plots
 from table import Row, format_table
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
@@ -386,6 +388,9 @@ def run_floor(arguments: argparse.Namespace, progress) -> int:
     _header(load_at_start, f"floor: median of {arguments.runs} alternating runs (program, bare, bare with the program's graph, bare with no inputs), each in a fresh process, "
             f"{arguments.listeners[0]} listener(s); took {(time.perf_counter() - started) / 60:.1f} min")
     print(floor.format_floor_table(rows))
+    if arguments.plot is not None:
+        title = f"Evaluation under the SDK's mocks, {arguments.listeners[0]} listener(s), median of {arguments.runs} rounds (load {load_at_start})"
+        print(f"wrote {plots.floor_plot(rows, arguments.plot, title)}")
     return 0 if all(row.ratio <= row.target for row in rows) else 3
 
 
@@ -439,6 +444,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--conformance-timeout", type=float, default=900.0, help="give up on one conformance run after this many seconds")
     parser.add_argument("--keep", type=Path, help="write the generated stack files here (kept) instead of a temporary directory")
     parser.add_argument("--json", type=Path, help="also write every measurement (all runs) to this JSON file")
+    parser.add_argument("--plot", type=Path, help="--floor: also draw the figures as a PNG here (plots.py, matplotlib)")
     parser.add_argument("--floor", action="store_true", help="the program beside a bare program of the same resource counts (floor.py): 10, 100, 1,000 routes, 1 listener, 5 alternating pairs")
     parser.add_argument("--engine", action="store_true", help="`pulumi preview` on the real engine against the local cluster, program beside bare programs (engine.py): 100, 250 and 1,000 routes (1,000 only with --route-files: inline, its config is too large for the language host), 3 rounds")
     parser.add_argument("--route-files", action="store_true", help="--engine: each stack's routes and backends in a route file (`routeFiles`), so 1,000 routes fit the language host's config")
