@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
 import pulumi
 import pulumi_kubernetes as kubernetes
+import yaml
 
 from .options import child_options
-from .validation import validate_model
+from .validation import ArgumentProblem, validate_model
 
 from gateway_config.manifests import (
     CONTROLLER_CHART,
@@ -23,6 +26,7 @@ from gateway_config.manifests import (
 from gateway_config.inference_manifests import inference_pool_crd as inference_pool_crd_manifest
 from gateway_config.base import ResourceRequirements
 from gateway_config.models import DEFAULT_ENVOY_GATEWAY_VERSION, ControllerConfig
+from gateway_config.problems import Problem
 
 
 # gateway-helm's values for Envoy Gateway's own config: EnvoyPatchPolicy turned on.
@@ -81,7 +85,10 @@ class EnvoyGatewayController(pulumi.ComponentResource):
         - `install` [True]: False declares nothing (the platform or another stack runs Envoy
           Gateway, as ACK's managed add-on); `ready` is then empty.
         - `namespace` ["envoy-gateway-system"]: where the control plane runs; created here.
-        - `version` ["v1.9.0"]: of both charts. `chart_repository` ["oci://docker.io/envoyproxy"].
+        - `version` ["v1.9.0"]: of both charts.
+        - `chart_repository` ["oci://docker.io/envoyproxy"]: an `oci://` registry, an `https://`
+          Helm repository, or a local directory (`./charts`, `/srv/charts`) holding both charts
+          of `version`, unpacked as `gatestack charts` writes them or packaged as `helm pull` saves them.
         - `install_gateway_api_crds` [True]: False where the platform ships Gateway API's CRDs.
         - `replicas` [1] and `resources` [the chart's]: of the controller Deployment, e.g.
           `{"requests": {"cpu": "100m", "memory": "256Mi"}}`.
@@ -120,7 +127,7 @@ class EnvoyGatewayController(pulumi.ComponentResource):
             self.crds = kubernetes.helm.v4.Chart(
                 f"{name}-crds",
                 name=CRDS_RELEASE,
-                chart=chart_reference(controller, CRDS_CHART),
+                **located_chart(controller, CRDS_CHART, name),
                 version=controller.version,
                 values=crds_chart_values(controller),
                 opts=child_options(self, opts, protect=protect),
@@ -128,7 +135,7 @@ class EnvoyGatewayController(pulumi.ComponentResource):
             self.chart = kubernetes.helm.v4.Chart(
                 f"{name}-chart",
                 name=CONTROLLER_RELEASE,
-                chart=chart_reference(controller, CONTROLLER_CHART),
+                **located_chart(controller, CONTROLLER_CHART, name),
                 version=controller.version,
                 namespace=controller.namespace,
                 skip_crds=True,
@@ -158,3 +165,38 @@ class EnvoyGatewayController(pulumi.ComponentResource):
                 "namespace": controller.namespace if controller.install else None,
             }
         )
+
+
+def located_chart(controller: ControllerConfig, chart: str, name: str) -> dict[str, Any]:
+    """`helm.v4.Chart`'s arguments that locate `chart` (`chart`, and `repository_opts` for an
+    https:// Helm repository), see `chart_reference`.
+
+    A local directory is resolved against the program's directory (where `pulumi` runs it), so
+    the provider, whose working directory is its own, finds the same files. Helm ignores
+    `version` for a path, so the chart found there is checked to be of `version`: the packaged
+    `<chart>-<version>.tgz` (`helm pull`'s name) if the directory holds it, else the unpacked
+    `<chart>/` whose Chart.yaml must say that version (the module source's `v0.0.0-latest`
+    is not a released chart). Anything else stops the program with one line.
+    """
+    reference = chart_reference(controller, chart)
+    if controller.chart_repository.startswith(("oci://", "https://")):
+        return reference
+    unpacked = Path(os.path.abspath(reference["chart"]))
+    packaged = unpacked.parent / f"{chart}-{controller.version}.tgz"
+    if packaged.is_file():
+        return {"chart": str(packaged)}
+
+    def refuse(message: str) -> ArgumentProblem:
+        return ArgumentProblem("EnvoyGatewayController", name, [Problem("chart_repository", message)])
+
+    write_them = f"write them with `gatestack charts --version {controller.version} --out {controller.chart_repository}`"
+    chart_file = unpacked / "Chart.yaml"
+    if not chart_file.is_file():
+        raise refuse(f"{unpacked.parent} holds neither {packaged.name} nor {chart}/Chart.yaml; {write_them}")
+    metadata = yaml.safe_load(chart_file.read_text()) or {}
+    if metadata.get("name") != chart or metadata.get("version") != controller.version:
+        raise refuse(
+            f"{chart_file} is chart {metadata.get('name')!r} version {metadata.get('version')!r}, "
+            f"not {chart!r} version {controller.version!r}; {write_them}"
+        )
+    return {"chart": str(unpacked)}

@@ -419,3 +419,38 @@ def duration_milliseconds(value: str) -> int:
     """A Gateway API duration (as `Duration` accepts it) in milliseconds: '1m30s' -> 90000."""
     units = {"h": 3_600_000, "m": 60_000, "s": 1_000, "ms": 1}
     return sum(int(number) * units[unit] for number, unit in re.findall(r"([0-9]+)(ms|h|m|s)", value))
+
+
+# Where Envoy Gateway's charts come from (`controller.chartRepository`): a registry, a Helm repository,
+# or a local directory (air-gapped and vendored installs). A local path is written as one, so a
+# registry reference missing its `oci://` is refused rather than looked for on disk.
+_CHART_REPOSITORY = re.compile(r"^(oci://[^\s/]+(/[^\s]*)?|https://[^\s/]+(/[^\s]*)?|(/|\./|\.\./)[^\s]*|\.|\.\.)$")
+CHART_REPOSITORY_ALLOWED = (
+    "allowed: an oci:// registry such as 'oci://docker.io/envoyproxy', an https:// Helm repository, "
+    "or a local directory ('./…', '../…' or '/…') holding gateway-helm and gateway-crds-helm "
+    "as `gatestack charts` writes them or `helm pull` saves them"
+)
+
+
+def _chart_repository(value: str) -> str:
+    if value.endswith(".tgz"):
+        raise _fail(
+            "chart_repository",
+            f"'{value}' is one chart archive, and both gateway-helm and gateway-crds-helm are installed: "
+            f"name the directory that holds them; {CHART_REPOSITORY_ALLOWED}",
+        )
+    if not _CHART_REPOSITORY.match(value):
+        raise _fail("chart_repository", f"'{value}' is not a chart repository; {CHART_REPOSITORY_ALLOWED}")
+    return value
+
+
+ChartRepository = Annotated[
+    str,
+    AfterValidator(_chart_repository),
+    _string_schema(
+        "Where Envoy Gateway's charts come from: an oci:// registry, an https:// Helm repository, or a local "
+        "directory ('./…', '../…' or '/…') holding gateway-helm and gateway-crds-helm as directories or "
+        "<chart>-<version>.tgz archives.",
+        r"^(?![\s\S]*\.tgz$)(oci://[^\s/]+(/\S*)?|https://[^\s/]+(/\S*)?|(/|\./|\.\./)\S*|\.|\.\.)$",
+    ),
+]

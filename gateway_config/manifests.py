@@ -77,9 +77,21 @@ def controller_chart_values(controller: ControllerConfig) -> dict[str, Any]:
     return deep_merge(curated, controller.values)
 
 
-def chart_reference(controller: ControllerConfig, chart: str) -> str:
-    """The OCI reference of one of Envoy Gateway's charts, e.g. oci://docker.io/envoyproxy/gateway-helm."""
-    return f"{controller.chart_repository.rstrip('/')}/{chart}"
+def chart_reference(controller: ControllerConfig, chart: str) -> dict[str, Any]:
+    """Where pulumi-kubernetes' `helm.v4.Chart` finds one of Envoy Gateway's charts: its `chart`
+    argument, and `repository_opts` for a Helm repository (`version` is given beside them).
+
+    - an `oci://` registry: `chart` is the chart's reference, `oci://docker.io/envoyproxy/gateway-helm`;
+    - an `https://` Helm repository: `chart` is the chart's name and `repository_opts.repo` the
+      repository, whose `index.yaml` Helm reads (a URL in `chart` would name one archive);
+    - a local directory: `chart` is the unpacked chart in it, `<directory>/gateway-helm`
+      (Helm ignores `version` for a path; the component checks the chart's own, and uses a
+      packaged `<directory>/gateway-helm-<version>.tgz` instead when that is what the directory holds).
+    """
+    repository = controller.chart_repository
+    if repository.startswith("https://"):
+        return {"chart": chart, "repository_opts": {"repo": repository}}
+    return {"chart": f"{repository.rstrip('/')}/{chart}"}
 
 
 # --- gateway class, proxy, gateway ------------------------------------------------------

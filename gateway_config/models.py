@@ -16,6 +16,7 @@ from pydantic import Field
 
 from gateway_config.base import ConfigModel, ResourceRequirements
 from gateway_config.fields import (
+    ChartRepository,
     ChartVersion,
     ControllerName,
     DnsLabel,
@@ -89,8 +90,12 @@ class ControllerConfig(ConfigModel):
     version: ChartVersion = DEFAULT_ENVOY_GATEWAY_VERSION
     """The chart version of both charts, `gateway-helm` and `gateway-crds-helm` (a semantic version such as
     `v1.9.0`)."""
-    chart_repository: str = "oci://docker.io/envoyproxy"
-    """Where `gateway-helm` and `gateway-crds-helm` come from: a mirror, for air-gapped or in-region registries."""
+    chart_repository: ChartRepository = "oci://docker.io/envoyproxy"
+    """Where `gateway-helm` and `gateway-crds-helm` come from: an `oci://` registry (a mirror, for in-region
+    registries), an `https://` Helm repository, or, for air-gapped and vendored installs, a local directory
+    written `./…`, `../…` or `/…` (relative to the project directory) that holds both charts, unpacked
+    (`gateway-helm/`, as `gatestack charts --version <version> --out <directory>` writes them) or packaged
+    (`gateway-helm-<version>.tgz`, as `helm pull` saves them). A local chart must be of `version`."""
     install_gateway_api_crds: bool = True
     """`false` where the platform ships the Gateway API CRDs: only Envoy Gateway's own CRDs are installed."""
     replicas: Replicas = 1

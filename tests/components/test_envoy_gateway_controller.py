@@ -39,3 +39,18 @@ def test_a_bad_argument_is_one_line_naming_it_and_nothing_is_declared() -> None:
     failure = refusal(lambda: EnvoyGatewayController("envoy-gateway", version="latest"))
     assert one_line(failure).startswith("EnvoyGatewayController 'envoy-gateway': version: ")
     assert names(failure) == []
+
+
+def test_an_https_helm_repository_is_passed_as_the_repository() -> None:
+    # GIVEN a classic Helm repository WHEN declared THEN Helm is told the repository and the
+    # chart's name (its index.yaml says where the archive is), not a URL of one archive
+    run = declare(lambda: EnvoyGatewayController("envoy-gateway", chart_repository="https://charts.example.com"))
+    chart = named(run, "envoy-gateway-chart")
+    assert chart.inputs["chart"] == "gateway-helm"
+    assert chart.inputs["repositoryOpts"] == {"repo": "https://charts.example.com"}
+
+
+def test_a_chart_repository_that_is_none_is_one_line_naming_the_argument() -> None:
+    failure = refusal(lambda: EnvoyGatewayController("envoy-gateway", chart_repository="docker.io/envoyproxy"))
+    assert one_line(failure).startswith("EnvoyGatewayController 'envoy-gateway': chart_repository: 'docker.io/envoyproxy'")
+    assert names(failure) == []
