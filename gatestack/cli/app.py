@@ -6,6 +6,7 @@
 - `verify`       checks derived from the stack's config, sent to a running gateway
 - `local`        the stack's gateway running on 127.0.0.1 until Ctrl-C
 - `tools`        install the pinned tools into .tools/ (`--cluster`, `--engine` for more)
+- `charts`       Envoy Gateway's released Helm charts of a version, written into a folder
 - `cluster ...`  the embedded local cluster: `up`, `down`, `status`, `exec -- CMD`
 - `up`, `preview`, `destroy`   the real Pulumi engine against the local cluster
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import typer
 
+from gatestack.cli.charts_command import charts
 from gatestack.cli.cluster_commands import cluster_app
 from gatestack.cli.conformance_command import conformance
 from gatestack.cli.destroy_command import destroy
@@ -32,7 +34,7 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Render, prove and smoke-test the API gateway a Pulumi stack declares.",
 )
-for command in (render, verify, conformance, local, tools):
+for command in (render, verify, conformance, local, tools, charts):
     app.command()(command)
 app.add_typer(cluster_app, name="cluster")
 for command in (up, preview, destroy):
