@@ -15,6 +15,7 @@ sys.path.insert(0, str(BENCHMARKS))
 import bench  # noqa: E402
 import engine  # noqa: E402
 import floor  # noqa: E402
+import plots  # noqa: E402
 
 from gateway_config.loader import engine_config_from_raw  # noqa: E402
 
@@ -69,3 +70,15 @@ def test_the_bare_program_with_the_programs_graph_keeps_its_parents_and_dependen
 def test_a_thousand_route_config_is_too_large_for_the_language_host_and_a_hundred_is_not() -> None:
     size = lambda routes: engine.config_environment_size(engine_config_from_raw(bench.stack_raw_config(routes, 1)))  # noqa: E731
     assert size(100) < engine.MAX_ARG_STRLEN < size(1000)
+
+
+def test_the_floor_plot_is_a_png_of_what_was_measured(tmp_path: Path) -> None:
+    # GIVEN two measured sizes (the second with no "bare, no inputs" rounds)
+    rows = [
+        floor.FloorRow(routes=10, program=[0.8, 0.9], bare=[0.6, 0.7], bare_graph=[0.7], bare_no_inputs=[0.5]),
+        floor.FloorRow(routes=100, program=[3.0], bare=[2.4], bare_graph=[2.6]),
+    ]
+    # WHEN plotted
+    path = plots.floor_plot(rows, tmp_path / "images" / "floor.png", "test")
+    # THEN a PNG is written, its folder made
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
