@@ -114,6 +114,21 @@ def test_a_second_up_changes_nothing(deployments, stack: str) -> None:
     assert "unchanged" in result.stdout
 
 
+def test_make_up_deploys_the_stack_it_parsed_and_verifies_that_object(cluster, deployments) -> None:
+    # `python -m gatestack up` (what `make up` runs), on the dev stack the session deployed: the
+    # command's own preview and up (nothing to change), its outputs, then verify of the stack
+    # object it derived and deployed, handed to the cluster's namespace as that object.
+    result = subprocess.run(
+        [sys.executable, "-m", "gatestack", "up", "--stack", "dev", "--state-dir", str(cluster.state_directory), "--sample-size", "40"],
+        cwd=REPOSITORY_ROOT, capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert f"GATEWAY_HOST: {deployments['dev'].outputs['GATEWAY_HOST']}" in result.stdout
+    assert re.search(r"^\d+ passed, 0 failed$", result.stdout, re.MULTILINE), result.stdout
+    assert set(SEED_CHECKS) <= set(passed_checks(result.stdout))
+    assert "==> pulumi up --stack dev" in result.stderr and "==> verify dev against GATEWAY_HOST" in result.stderr
+
+
 @pytest.mark.parametrize("stack", STACK_NAMES)
 def test_the_exported_state_holds_no_private_key_in_plain_text(deployments, stack: str) -> None:
     state = deployments[stack].pulumi.run(["stack", "export", "--stack", stack], echo=False).stdout
