@@ -76,16 +76,26 @@ controller = EnvoyGatewayController(
 # The stack's namespace, as an Output of the Namespace when the stack creates it: what is
 # declared in it then waits for it.
 namespace: pulumi.Input[str] = config.namespace
+# Options of what lives in that namespace: when the stack creates it, `pulumi destroy` deletes
+# the Namespace and lets Kubernetes delete its contents, instead of deleting and awaiting each
+# object in turn (`deleted_with`). The Gateways and certificates are deleted themselves: the
+# GatewayClass, cluster-scoped, is deleted before the Namespace and its controller holds it
+# (a finalizer) while a Gateway of it exists.
+in_namespace: Optional[pulumi.ResourceOptions] = None
 if config.create_namespace:
-    namespace = kubernetes.core.v1.Namespace(
+    namespace_resource = kubernetes.core.v1.Namespace(
         config.namespace, metadata={"name": config.namespace}, opts=pulumi.ResourceOptions(protect=protect)
-    ).metadata["name"]
+    )
+    namespace = namespace_resource.metadata["name"]
+    in_namespace = pulumi.ResourceOptions(deleted_with=namespace_resource)
 
 backends = {
-    backend.name: EchoBackend(backend.name, **arguments_of(backend, "name"), namespace=namespace) for backend in config.backends
+    backend.name: EchoBackend(backend.name, **arguments_of(backend, "name"), namespace=namespace, opts=in_namespace)
+    for backend in config.backends
 }
 model_servers = {
-    server.name: ModelServer(server.name, model=server.model, spec=server, namespace=namespace) for server in config.model_servers
+    server.name: ModelServer(server.name, model=server.model, spec=server, namespace=namespace, opts=in_namespace)
+    for server in config.model_servers
 }
 certificates = {
     certificate.secret_name: TlsCert(
@@ -100,7 +110,9 @@ certificates = {
     )
     for certificate in config.certificates
 }
-proxy = EnvoyProxy(config.proxy_name, **arguments_of(config.proxy, "name"), namespace=namespace, controller=controller)
+proxy = EnvoyProxy(
+    config.proxy_name, **arguments_of(config.proxy, "name"), namespace=namespace, controller=controller, opts=in_namespace
+)
 gateway_class = GatewayClass(config.gateway_class.name, **arguments_of(config.gateway_class, "name"), envoy_proxy=proxy, controller=controller)
 
 
@@ -119,7 +131,9 @@ def declare_gateway(entry) -> Gateway:
         entry_class = GatewayClass(own_class.name, **arguments_of(own_class, "name"), envoy_proxy=proxy, controller=controller)
     entry_proxy = None
     if own_proxy is not None:
-        entry_proxy = EnvoyProxy(entry.own_proxy_name, **arguments_of(own_proxy, "name"), namespace=namespace, controller=controller)
+        entry_proxy = EnvoyProxy(
+            entry.own_proxy_name, **arguments_of(own_proxy, "name"), namespace=namespace, controller=controller, opts=in_namespace
+        )
     return Gateway(
         entry.name,
         **arguments_of(entry, "name", "gateway_class", "proxy"),
@@ -166,6 +180,7 @@ routes = {
         backends=backends_of(route),
         inference_pools=pools_of(route),
         namespace=config.namespace,
+        opts=in_namespace,
     )
     for route in config.routes
 }
@@ -178,6 +193,7 @@ grpc_routes = {
         parent_refs=route.parent_refs,
         backends=backends_of(route),
         namespace=config.namespace,
+        opts=in_namespace,
     )
     for route in config.grpc_routes
 }
@@ -212,7 +228,7 @@ def targets_of(policy) -> list[tuple[Any, Optional[str]]]:
 
 
 backend_traffic_policies = [
-    BackendTrafficPolicy(policy.name, targets=targets_of(policy), spec=policy, namespace=config.namespace)
+    BackendTrafficPolicy(policy.name, targets=targets_of(policy), spec=policy, namespace=config.namespace, opts=in_namespace)
     for policy in config.backend_traffic_policies
 ]
 
@@ -231,6 +247,7 @@ client_traffic_policies = [
         spec=policy,
         client_certificate_authorities=trusted_authorities(policy),
         namespace=config.namespace,
+        opts=in_namespace,
     )
     for policy in config.client_traffic_policies
 ]
@@ -241,6 +258,7 @@ security_policies = [
         spec=policy,
         credentials={holder: secret.get_secret_value() for holder, secret in config.credentials.get(policy.name, {}).items()},
         namespace=config.namespace,
+        opts=in_namespace,
     )
     for policy in config.security_policies
 ]

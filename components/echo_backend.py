@@ -7,7 +7,7 @@ from typing import Any, Mapping, Optional, Union
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from .options import child_options, custom_resource, field
+from .options import child_options, custom_resource, field, without_await
 from .validation import check_rules, stack_view, validate_model, validate_value, when_known
 
 from gateway_config.base import ResourceRequirements
@@ -23,6 +23,8 @@ class EchoBackend(pulumi.ComponentResource):
     in `namespace`, with a hardened pod: non-root, no privilege escalation, all capabilities
     dropped, read-only root filesystem, no service-account token, resource requests and limits.
     A route given it in `backends` forwards to its Service on `port` and waits for it.
+    `pulumi up` waits until the Deployment is Available; the Service carries
+    `pulumi.com/skipAwait: "true"` (its readiness is the Deployment's).
     """
 
     service_account: kubernetes.core.v1.ServiceAccount
@@ -77,9 +79,11 @@ class EchoBackend(pulumi.ComponentResource):
             automount_service_account_token=field(objects, "service_account", "automountServiceAccountToken"),
             opts=child,
         )
+        # Not awaited (see `without_await`): the Deployment below is, and what uses this
+        # backend waits for the whole component.
         self.service = kubernetes.core.v1.Service(
             f"{name}-service",
-            metadata=field(objects, "service", "metadata"),
+            metadata=without_await(field(objects, "service", "metadata")),
             spec=field(objects, "service", "spec"),
             opts=child,
         )
