@@ -11,15 +11,14 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-import yaml
-
 from gateway_config.loader import raw_config_from_stack_file, stack_file_name
+from gatestack.differential.crd_patterns import load_schemas, schema_node
 from gatestack.differential.field_catalogue import catalogue_config
 from gatestack.differential.program_rules import PROGRAM_ONLY_RULES
 from gatestack.mock_engine.program_run import run_program
 from gatestack.mock_engine.rendered_objects import kubernetes_objects
 from gatestack.paths import REPOSITORY_ROOT, RULE_INVENTORY
-from gatestack.toolchain import DEFAULT_ENVOY_GATEWAY_VERSION, envoy_gateway_crd_directory
+from gatestack.toolchain import DEFAULT_ENVOY_GATEWAY_VERSION
 
 POLICY_KINDS = ("BackendTrafficPolicy", "ClientTrafficPolicy", "SecurityPolicy")
 INVENTORIED_KINDS = ("GatewayClass", "Gateway", "HTTPRoute", "ReferenceGrant", "EnvoyProxy", *POLICY_KINDS)
@@ -72,6 +71,9 @@ FIELD_CHECKS: list[tuple[str, str, str]] = [
      "tests/test_request_mirror.py::test_a_broken_mirror_is_refused_naming_the_field[a mirror backend the stack lacks]"),
     (r"HTTPRoute\.spec\.rules\.\[\]\.filters.*", "models.RouteFilter, HeaderModifier, PathModifier; route_semantics._filter_problems",
      f"{_CONFIG}[redirect with URLRewrite]"),
+    (r"HTTPRoute\.spec\.rules\.\[\]\.matches\.\[\]\.path",
+     "routes.PathMatch: fields.validate_http_path (absolute, normalized), fields.validate_path_match_characters (the CRD's characters)",
+     f"{_CONFIG}[path with a space]"),
     (r"HTTPRoute\.spec\.rules\.\[\]\.matches.*", "models.RouteMatch, PathMatch, HeaderMatch; fields.validate_http_path",
      f"{_CONFIG}[path with //]"),
     (r"HTTPRoute\.spec\.rules\.\[\]\.timeouts.*", "fields.Duration; gateway_api_rules._timeout_problems",
@@ -130,7 +132,9 @@ FIELD_CHECKS: list[tuple[str, str, str]] = [
 
 # Status conditions Envoy Gateway can report for a config this program could produce.
 CONDITIONS: list[tuple[str, str, str]] = [
-    ("Listener Conflicted (ProtocolConflict, HostnameConflict)", "gateway_semantics.listener_problems (port, protocol, hostname unique)",
+    ("Listener Conflicted (ProtocolConflict): HTTP and HTTPS on one port", "gateway_semantics.listener_problems (one protocol per port)",
+     f"{_CONFIG}[HTTP and HTTPS listeners on one port]"),
+    ("Listener Conflicted (HostnameConflict)", "gateway_semantics.listener_problems (port, protocol, hostname unique)",
      f"{_CONFIG}[same port, protocol and hostname]"),
     ("Listener OverlappingTLSConfig (OverlappingHostnames)", "gateway_api_rules._listener_overlap_problems",
      f"{_REGRESSION}[HTTPS listener without hostname beside one with a hostname on its port]"),
@@ -174,21 +178,6 @@ class Entry:
     test: str
 
 
-def load_schemas(version: str = DEFAULT_ENVOY_GATEWAY_VERSION) -> dict[str, dict[str, Any]]:
-    """The openAPIV3Schema of each kind the program emits, as the CRDs of `version` declare it."""
-    directory = envoy_gateway_crd_directory(version)
-    wanted = {"GatewayClass": "v1", "Gateway": "v1", "HTTPRoute": "v1", "ReferenceGrant": "v1beta1", "EnvoyProxy": "v1alpha1",
-              **{kind: "v1alpha1" for kind in POLICY_KINDS}}
-    schemas = {}
-    for path in [directory / "gatewayapi-crds.yaml", *sorted((directory / "generated").glob("*.yaml"))]:
-        for document in yaml.safe_load_all(path.read_text()):
-            kind = ((document or {}).get("spec") or {}).get("names", {}).get("kind")
-            for served in (document or {}).get("spec", {}).get("versions", []) if kind in wanted else []:
-                if served["name"] == wanted[kind]:
-                    schemas[kind] = served["schema"]["openAPIV3Schema"]
-    return schemas
-
-
 def _stack_config(stack: str) -> dict[str, Any]:
     return raw_config_from_stack_file(REPOSITORY_ROOT / stack_file_name(stack))
 
@@ -216,20 +205,6 @@ def emitted_fields() -> set[str]:
     return fields
 
 
-def _node(schema: dict[str, Any], parts: list[str]) -> dict[str, Any] | None:
-    node = schema
-    for part in parts:
-        if part == "[]":
-            node = node.get("items") or {}
-        elif part in (node.get("properties") or {}):
-            node = node["properties"][part]
-        elif isinstance(node.get("additionalProperties"), dict):
-            node = node["additionalProperties"]
-        else:
-            return None
-    return node
-
-
 def constraints(node: dict[str, Any]) -> Iterator[str]:
     for keyword in ("pattern", "minLength", "maxLength", "enum", "minimum", "maximum", "minItems", "maxItems", "format"):
         if keyword in node:
@@ -250,7 +225,7 @@ def entries(version: str = DEFAULT_ENVOY_GATEWAY_VERSION) -> list[Entry]:
         if parts[:1] == ["metadata"] and len(parts) > 1 and parts[1] in ("annotations", "labels"):
             parts = parts[:2]
             field = ".".join([kind, *parts]) + ".*"
-        node = _node(schemas[kind], parts) if parts[:1] != ["metadata"] else {}
+        node = schema_node(schemas[kind], parts) if parts[:1] != ["metadata"] else {}
         found = list(constraints(node or {}))
         if parts[:1] == ["metadata"] and len(parts) == 2 and parts[1] in ("name", "namespace"):
             found = ["DNS-1123 subdomain (name), DNS-1123 label (namespace), at most 253 characters"]

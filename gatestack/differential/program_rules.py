@@ -108,6 +108,12 @@ PROGRAM_ONLY_RULES: list[ProgramRule] = [
                 r"routes\.\d+\.rules\.\d+\.filters\.\d+\.(urlRewrite|requestRedirect)\.path\.replace(PrefixMatch|FullPath)",
                 r"^path '.*' (does not start with '/'|contains '|ends with a dot segment)",
                 f"{_PROGRAM_RULE_TESTS}[relative path replacement]"),
+    ProgramRule("no escaped backslash in a match path", "envoy",
+                "Envoy Gateway unescapes %2F and %5C in a request's path and redirects to the unescaped path before routing "
+                "(escapedSlashesAction UnescapeAndRedirect, its default), so a path match holding %5c never sees a request; "
+                "Gateway API's CRD refuses %2f for that reason and lets %5c through",
+                r"routes\.\d+\.rules\.\d+\.matches\.\d+\.path", r"^path '.*' contains '%5c'",
+                f"{_PROGRAM_RULE_TESTS}[a match path with an escaped backslash]"),
     ProgramRule("empty value for a choice", "safety", "'' given where one of a few values is expected is a slip: leave the key "
                 "out for Envoy Gateway's default", r".*", r"^is ''; allowed values: ", f"{_PROGRAM_RULE_TESTS}[empty health check method]"),
     ProgramRule("policy blocks that would do nothing", "safety",

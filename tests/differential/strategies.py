@@ -12,25 +12,25 @@ keys, without the `api-gateway:` prefix).
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 from hypothesis import strategies as st
 
+from gatestack.differential.crd_patterns import field_patterns, value_patterns, variants
+from tests.differential.listener_strategies import HOSTNAMES, listeners, maybe
 from tests.differential.policy_strategies import policy_sections
 
-HOSTNAMES = ["www.example.com", "api.example.com", "*.example.com", "example.org", "*.api.example.com", "foo.bar"]
 NAMESPACES = ["default", "gateway-dev", "team-a"]
 HEADER_NAMES = ["x-team", "X-Request-Id", "accept", "x_under", "x-env"]
 HEADER_VALUES = ["foo", "a b", "max-age=31536000", "v1", "*"]
 PATHS = ["/", "/get", "/api", "/v1/users", "/a-b_c.d~e"]
+# Where an HTTPRoute's path match lands in the CRD: its character rule is read from there.
+PATH_MATCH_FIELD = ("HTTPRoute", ("spec", "rules", "[]", "matches", "[]", "path", "value"))
 REGULAR_EXPRESSIONS = ["/v[0-9]+/.*", "^/api$", ".*"]
 DURATIONS = ["1s", "10s", "500ms", "1m30s", "1h", "2m"]
 QUANTITIES = ["100m", "1", "256Mi", "1Gi", "0.5", "2"]
 IMAGES = ["docker.io/envoyproxy/envoy:distroless-v1.39.0", "registry.example.com/echo:v1.2.3", "echo:1"]
-
-
-def maybe(strategy: st.SearchStrategy, probability_of_none: float = 0.5) -> st.SearchStrategy:
-    return st.one_of(st.none(), strategy) if probability_of_none else strategy
 
 
 def _put(target: dict[str, Any], key: str, value: Any) -> None:
@@ -94,37 +94,6 @@ def certificate(draw, index: int, namespace: str | None) -> dict[str, Any]:
 
 
 @st.composite
-def listeners(draw, certificates: list[dict[str, Any]], namespace: str) -> list[dict[str, Any]]:
-    count = draw(st.integers(1, 3))
-    result = []
-    used_endpoints: set[tuple] = set()
-    for index in range(count):
-        protocol = draw(st.sampled_from(["HTTP", "HTTPS"]))
-        port = draw(st.sampled_from([80, 8080] if protocol == "HTTP" else [443, 8443]))
-        hostname = draw(maybe(st.sampled_from(HOSTNAMES)))
-        if (port, protocol, hostname) in used_endpoints:
-            continue
-        used_endpoints.add((port, protocol, hostname))
-        listener: dict[str, Any] = {"name": f"{protocol.lower()}-{index}", "protocol": protocol, "port": port}
-        _put(listener, "hostname", hostname)
-        if protocol == "HTTPS":
-            refs: list[dict[str, Any]] = []
-            if certificates and draw(st.integers(0, 4)):
-                # Sometimes two, as for an RSA and an ECDSA certificate of one name.
-                for chosen in draw(st.lists(st.sampled_from(certificates), min_size=1, max_size=2,
-                                            unique_by=lambda c: (c.get("namespace"), c["secretName"]))):
-                    refs.append({"name": chosen["secretName"], **({"namespace": chosen["namespace"]} if chosen.get("namespace") else {})})
-            else:
-                refs.append({"name": "shared-cert", "external": True})
-                _put(refs[0], "namespace", draw(maybe(st.sampled_from([namespace, "certificates"]))))
-            listener["tls"] = {"certificateRefs": refs}
-        if draw(st.integers(0, 3)) == 0:
-            listener["allowedRoutes"] = {"namespaces": draw(st.sampled_from(["Same", "All"]))}
-        result.append(listener)
-    return result
-
-
-@st.composite
 def header_modifier(draw) -> dict[str, Any]:
     names = draw(st.lists(st.sampled_from(HEADER_NAMES), min_size=1, max_size=3, unique_by=str.lower))
     modifier: dict[str, list] = {"set": [], "add": [], "remove": []}
@@ -141,12 +110,23 @@ def path_modifier(draw, allow_prefix: bool) -> dict[str, Any]:
     return {"type": "ReplaceFullPath", "replaceFullPath": draw(st.sampled_from(PATHS))}
 
 
+@functools.lru_cache(maxsize=None)
+def path_variants() -> tuple[list[str], list[str]]:
+    """Paths one character from `/api`, inside and outside the pattern the HTTPRoute CRD puts on a path match."""
+    return variants("/api", field_patterns(*PATH_MATCH_FIELD))
+
+
 @st.composite
 def match(draw) -> dict[str, Any]:
     result: dict[str, Any] = {}
     kind = draw(st.sampled_from(["Exact", "PathPrefix", "RegularExpression", None]))
     if kind is not None:
-        value = draw(st.sampled_from(REGULAR_EXPRESSIONS if kind == "RegularExpression" else PATHS))
+        choices = REGULAR_EXPRESSIONS if kind == "RegularExpression" else PATHS
+        if draw(st.integers(0, 3)) == 0:
+            # A path one character away from one the program allows, inside the CRD's pattern or outside it.
+            inside, outside = path_variants()
+            choices = inside if draw(st.integers(0, 2)) else outside
+        value = draw(st.sampled_from(choices))
         result["path"] = {"type": kind, "value": value}
     if draw(st.integers(0, 3)) == 0:
         result["headers"] = [{"name": name, "value": draw(st.sampled_from(HEADER_VALUES)),
@@ -300,7 +280,7 @@ INTERESTING_STRINGS: dict[str, list[str]] = {
     "unit": ["Second", "Week", "minute"],
     "action": ["Allow", "Deny", "Log"],
     "defaultAction": ["Allow", "Deny", "deny"],
-    "mode": ["RequireAndVerify", "VerifyIfGiven", "Optional"],
+    "mode": ["RequireAndVerify", "VerifyIfGiven", "Optional", "Terminate", "Passthrough"],
     "requestTimeout": ["0s", "1d", "1.5s", "100000s"],
     "interval": ["0s", "1ms", "1h"],
     "timeout": ["0s", "1ms", "1h"],
@@ -342,7 +322,9 @@ def leaf_paths(value: Any, prefix: tuple = ()) -> list[tuple]:
     return paths
 
 
-def replacement_values(key: Any, current: Any) -> st.SearchStrategy:
+def replacement_values(key: Any, current: Any, patterns: list[str] | None = None) -> st.SearchStrategy:
+    """What replaces `current` (at `key`): removal, values near the CRDs' limits, another type; for a string the
+    CRDs put `patterns` on, values one character away from it inside them and outside them."""
     name = key if isinstance(key, str) else ""
     options: list[st.SearchStrategy] = [st.just(None)]  # None: remove the key
     if isinstance(current, bool):
@@ -353,6 +335,8 @@ def replacement_values(key: Any, current: Any) -> st.SearchStrategy:
         options += [st.sampled_from(INTERESTING_STRINGS.get(name, ["", "A", "a b"])),
                     st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12),
                     st.just(current.upper()), st.just(current * 3)]
+        inside, outside = variants(current, patterns) if patterns else ([], [])
+        options += [st.sampled_from(values) for values in (inside, outside) if values]
     elif isinstance(current, list):
         options += [st.just([]), st.just(current + current[:1]), st.just(current * 9)]
     elif isinstance(current, dict):
@@ -370,7 +354,8 @@ def mutated_stack_configs(draw) -> dict[str, Any]:
         parent = parent[part]
     key = path[-1]
     current = parent[key]
-    replacement = draw(replacement_values(key if isinstance(key, str) else path[-2], current))
+    patterns = value_patterns(config, path) if isinstance(current, str) else None
+    replacement = draw(replacement_values(key if isinstance(key, str) else path[-2], current, patterns))
     mutated = copy.deepcopy(config)
     target = mutated
     for part in path[:-1]:

@@ -175,6 +175,13 @@ MISSING_RULES: list[tuple[str, Mutation, str, str]] = [
      "securityPolicies.0.jwt.providers.0.name", "not a valid qualified name"),
     ("an empty API key parameter name", catalogue(lambda c: security(c, "keys")["apiKeyAuth"]["extractFrom"][1].update(params=[""])),
      "securityPolicies.3.apiKeyAuth.extractFrom.1.params.0", "at least 1 character"),
+    # Issue 22: found in the local cluster; the generators now draw both (CRD path characters, listener classes).
+    ("a PathPrefix path with a space",
+     lambda c: rule(c)["matches"][0].update(path={"type": "PathPrefix", "value": "/a b"}),
+     "routes.0.rules.0.matches.0.path.value", "contains the character ' '"),
+    ("an HTTP and an HTTPS listener on one port",
+     lambda c: listeners(c)[1].update(port=80, hostname="www.example.com"),
+     "gateway.listeners.1.port", "all listeners of a port must use one protocol"),
 ]
 
 # Rules that were over-strict: the program refused what every validator accepts.
@@ -314,6 +321,9 @@ PROGRAM_ONLY: list[tuple[str, Mutation, str, str]] = [
      "backendTrafficPolicies.0.rateLimit.local.rules.0.limit.unit", "allowed values"),
     ("a DELETE health check", catalogue(lambda c: backend_policy(c)["healthCheck"]["active"]["http"].update(method="DELETE")),
      "backendTrafficPolicies.0.healthCheck.active.http.method", "allowed values"),
+    ("a match path with an escaped backslash",
+     lambda c: rule(c)["matches"][0].update(path={"type": "Exact", "value": "/a%5Cb"}),
+     "routes.0.rules.0.matches.0.path", "contains '%5c'"),
     ("basic-auth user without a password",
      lambda c: c.update(securityPolicies=[{"name": "login", "targetRefs": [GATEWAY], "basicAuth": {"users": ["alice"]}}]),
      "credentials.login.alice", "is missing"),
