@@ -15,10 +15,14 @@ from typing import Optional
 import typer
 
 from gatestack.cli.console import FAILED, STATE_OPTION, cluster_layout, fail
-from gatestack.cluster.binaries import cluster_binaries, kubectl_directory
+from gatestack.cluster.binaries import cluster_binaries, kubectl_directory, pulumi_engine_binaries
 from gatestack.cluster.layout import ClusterLayout
 from gatestack.cluster.lifecycle import ClusterError, down, inside_command, inside_environment, require_running, status, up
+from gatestack.engine.deploy import pulumi_for
+from gatestack.engine.pulumi_cli import PulumiCli
+from gatestack.engine.workspace import deployed_to_local_cluster
 from gatestack.progress import progress
+from gatestack.stack_source import StackSource
 from gatestack.toolchain import ToolchainError
 
 cluster_app = typer.Typer(no_args_is_help=True, help="The embedded local cluster (Kubernetes + Envoy Gateway).")
@@ -30,6 +34,16 @@ def start_local_cluster(layout: ClusterLayout) -> None:
         up(layout, cluster_binaries, progress)
     except (ClusterError, ToolchainError) as error:
         fail(f"error: {error}", FAILED)
+
+
+def engine_in_local_cluster(source: StackSource, state_directory: Optional[Path]) -> tuple[StackSource, ClusterLayout, PulumiCli]:
+    """For `up`, `preview` and `destroy`: the stack as the local cluster runs it
+    (`deployed_to_local_cluster`), the cluster (started if it is not running), and the
+    engine with that stack written into its workspace."""
+    deployed = deployed_to_local_cluster(source)
+    layout = cluster_layout(state_directory)
+    start_local_cluster(layout)
+    return deployed, layout, pulumi_for(layout, deployed.name, pulumi_engine_binaries(), deployed.text)
 
 
 @cluster_app.command("up")

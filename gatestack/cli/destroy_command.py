@@ -7,12 +7,11 @@ from typing import Optional
 
 import typer
 
-from gatestack.cli.cluster_commands import start_local_cluster
-from gatestack.cli.console import DEPLOY_STACK_OPTION, FAILED, STATE_OPTION, cluster_layout, stack_or_exit
-from gatestack.cluster.binaries import kubectl_binary, pulumi_engine_binaries
-from gatestack.engine.deploy import delete_certificate_secrets, pulumi_for
+from gatestack.cli.cluster_commands import engine_in_local_cluster
+from gatestack.cli.console import DEPLOY_STACK_OPTION, FAILED, STATE_OPTION, stack_or_exit
+from gatestack.cluster.binaries import kubectl_binary
+from gatestack.engine.deploy import delete_certificate_secrets
 from gatestack.engine.pulumi_cli import PulumiCommandFailed
-from gatestack.engine.workspace import deployed_to_local_cluster
 
 
 def destroy(
@@ -23,10 +22,7 @@ def destroy(
     ),
 ) -> None:
     """`pulumi destroy` of a stack in the local cluster, and its certificate Secrets."""
-    deployed = deployed_to_local_cluster(stack_or_exit(stack, None))
-    layout = cluster_layout(state_directory)
-    start_local_cluster(layout)
-    pulumi = pulumi_for(layout, deployed.name, pulumi_engine_binaries(), deployed.text)
+    deployed, layout, pulumi = engine_in_local_cluster(stack_or_exit(stack, None), state_directory)
     try:
         pulumi.select_stack(deployed.name)
         if unprotect:

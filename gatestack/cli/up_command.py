@@ -11,12 +11,11 @@ from typing import Optional
 import typer
 
 from gateway_config.models import StackConfig
-from gatestack.cli.cluster_commands import start_local_cluster
-from gatestack.cli.console import DEPLOY_STACK_OPTION, FAILED, SAMPLE_SIZE_OPTION, STATE_OPTION, cluster_layout, fail, stack_or_exit
-from gatestack.cluster.binaries import kubectl_binary, pulumi_engine_binaries
-from gatestack.engine.deploy import ensure_certificate_secrets, ensure_client_authorities, pulumi_for, run_verify_inside
+from gatestack.cli.cluster_commands import engine_in_local_cluster
+from gatestack.cli.console import DEPLOY_STACK_OPTION, FAILED, SAMPLE_SIZE_OPTION, STATE_OPTION, fail, stack_or_exit
+from gatestack.cluster.binaries import kubectl_binary
+from gatestack.engine.deploy import ensure_certificate_secrets, ensure_client_authorities, run_verify_inside
 from gatestack.engine.pulumi_cli import PulumiCommandFailed
-from gatestack.engine.workspace import deployed_to_local_cluster
 from gatestack.progress import progress, step
 from gatestack.verify.inference_checks import openai_prefix
 from gatestack.verify.inference_pods import pool_models
@@ -30,11 +29,8 @@ def up(
 ) -> None:
     """Deploy a stack into the local cluster with the real Pulumi engine, then verify it."""
     source = stack_or_exit(stack, None)
-    deployed = deployed_to_local_cluster(source)
-    layout = cluster_layout(state_directory)
     with step("local cluster (Kubernetes v1.36, kwok node, Envoy Gateway controller)"):
-        start_local_cluster(layout)
-        pulumi = pulumi_for(layout, deployed.name, pulumi_engine_binaries(), deployed.text)
+        deployed, layout, pulumi = engine_in_local_cluster(source, state_directory)
     with step("certificates and client CAs as existing Secrets"):
         # Made from the stack as written: the material TlsCert and ClientCertificateAuthority
         # would generate there (the deployed stack reads it from the Secrets).
