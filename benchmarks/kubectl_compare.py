@@ -218,7 +218,7 @@ def measure_size(
             "pulumi": lambda: pulumi.run("no-change preview", "preview"),
         },
         "delete": {
-            "kubectl": lambda: kubectl.run("delete", "-f", str(objects_file)),
+            "kubectl": lambda: kubectl.run("delete", "--ignore-not-found", "-f", str(objects_file)),  # the Namespace goes first
             "pulumi": lambda: pulumi.run("delete", "destroy", "--yes", "--skip-preview"),
         },
     }

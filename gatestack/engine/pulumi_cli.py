@@ -42,6 +42,15 @@ def link_binaries(layout: EngineLayout, binaries: dict[str, Path]) -> Path:
     return layout.bin
 
 
+# The engine's settings docs/benchmarks.md measured (issue 20: `pulumi up` beside `kubectl
+# apply`), as a user sets them for their own `pulumi` (README, "Performance"); a value the
+# caller's environment gives wins. On 2 cores the CLI runs 8 steps at once (GOMAXPROCS x 4),
+# though a step mostly waits for the API server; it diffs one resource after another unless
+# PARALLEL_DIFF; and the file backend rewrites the whole state file after every step
+# (2.2 MB at 100 routes), which SKIP_CHECKPOINTS defers to the end of the command.
+ENGINE_SETTINGS = {"PULUMI_PARALLEL": "64", "PULUMI_PARALLEL_DIFF": "true", "PULUMI_SKIP_CHECKPOINTS": "true"}
+
+
 @dataclass
 class PulumiCli:
     """`pulumi` in a workspace (`gatestack.engine.workspace`: this project's program, an
@@ -72,6 +81,7 @@ class PulumiCli:
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
             "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
+            **{key: os.environ.get(key, value) for key, value in ENGINE_SETTINGS.items()},
             "KUBECONFIG": str(self.kubeconfig),
         }
 
