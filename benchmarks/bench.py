@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/bench.py --quick              # 1/10/100 routes, 1 and 8 listeners, 1 run
     .venv/bin/python benchmarks/bench.py --skip-conformance   # no Envoy, no egctl
     .venv/bin/python benchmarks/bench.py --floor              # the program beside the SDK's floor (floor.py)
+    .venv/bin/python benchmarks/bench.py --kubectl            # pulumi up/preview/destroy beside kubectl (kubectl_compare.py)
     .venv/bin/python benchmarks/bench.py --floor --plot docs/images/benchmark-floor.png   # and its plot (plots.py)
 
 For every (routes, listeners) pair it generates a stack file into a temporary directory
@@ -449,9 +450,11 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--engine", action="store_true", help="`pulumi preview` on the real engine against the local cluster, program beside bare programs (engine.py): 100, 250 and 1,000 routes (1,000 only with --route-files: inline, its config is too large for the language host), 3 rounds")
     parser.add_argument("--route-files", action="store_true", help="--engine: each stack's routes and backends in a route file (`routeFiles`), so 1,000 routes fit the language host's config")
     parser.add_argument("--state-dir", type=Path, default=engine.DEFAULT_STATE_DIRECTORY, help="--engine: the local cluster's state directory (default /tmp/bench-cluster; started if not running, left running)")
+    parser.add_argument("--kubectl", action="store_true", help="pulumi up/preview/destroy beside kubectl doing the same work, with the engine's floor (kubectl_compare.py): 10, 100 and 300 routes, one round; --routes and --state-dir are passed on")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--floor-worker", nargs="+", help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
+    arguments.routes_given = arguments.routes
     quick = arguments.quick
     if arguments.engine:
         arguments.routes = arguments.routes or engine.ENGINE_ROUTES
@@ -481,6 +484,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     def progress(message: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
+    if arguments.kubectl:
+        # Its own script (the cluster's tools and the pulumi CLI); the routes default there.
+        forwarded = ["--state-dir", str(arguments.state_dir), "--floor"]
+        if arguments.routes_given:
+            forwarded += ["--routes", ",".join(str(routes) for routes in arguments.routes_given)]
+        return subprocess.call([PYTHON, str(Path(__file__).with_name("kubectl_compare.py")), *forwarded], cwd=REPOSITORY_ROOT)
     if arguments.floor:
         return run_floor(arguments, progress)
     if arguments.engine:
