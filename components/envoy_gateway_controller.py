@@ -10,6 +10,7 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 import yaml
 
+from .chart_hooks import pre_install_hooks, rendered_chart
 from .options import child_options
 from .validation import ArgumentProblem, validate_model
 
@@ -36,18 +37,24 @@ ARGUMENTS = {"chartRepository": "chart_repository", "installGatewayApiCrds": "in
 
 
 class EnvoyGatewayController(pulumi.ComponentResource):
-    """Installs Envoy Gateway in three ordered steps, or nothing at all.
+    """Installs Envoy Gateway in four ordered steps, or nothing at all.
 
     1. `gateway-crds-helm`: the CRDs, applied server-side by pulumi-kubernetes (Helm itself
        never upgrades CRDs, and the Gateway API CRDs are too large for client-side apply).
        Gateway API's CRDs are left out when `installGatewayApiCrds: false` (the platform
        ships them, as ACK does).
-    2. `gateway-helm`: the controller, with its own CRDs disabled, into `namespace`.
-    3. For a stack with inference pools (`inference_pool_crd=True`), the Gateway API Inference
+       The CRDs are kept in the cluster when the component is deleted (`retain_on_delete`):
+       deleting a CRD deletes every object of its kind, other stacks' included.
+    2. `certgen`: gateway-helm's pre-install hooks, which helm.v4.Chart leaves out
+       (pulumi/pulumi-kubernetes#3284), rendered from the same chart and values by the
+       provider and applied as a `yaml.v2.ConfigGroup`: the certgen Job's ServiceAccount and
+       RBAC, then the Job, awaited until it completed (it writes the controller's TLS Secrets).
+    3. `gateway-helm`: the controller, with its own CRDs disabled, into `namespace`.
+    4. For a stack with inference pools (`inference_pool_crd=True`), the Gateway API Inference
        Extension's InferencePool CRD (v1.5.0, `gateway_config/crds/`), also server-side; with a
        FailOpen pool (`envoy_patch_policies=True`) the controller is configured with
        `extensionApis.enableEnvoyPatchPolicy`, which that pool's wiring needs.
-    4. Nothing else: every component built on this one (an EnvoyProxy or GatewayClass given
+    5. Nothing else: every component built on this one (an EnvoyProxy or GatewayClass given
        it as `controller`, and whatever is built on those) has its custom resources wait for
        `ready`, so none is created before its CRD and the controller exist.
 
@@ -58,6 +65,7 @@ class EnvoyGatewayController(pulumi.ComponentResource):
 
     namespace: Optional[kubernetes.core.v1.Namespace]
     crds: Optional[kubernetes.helm.v4.Chart]
+    certgen: Optional[kubernetes.yaml.v2.ConfigGroup]
     chart: Optional[kubernetes.helm.v4.Chart]
     inference_pool_crd: Optional[kubernetes.apiextensions.v1.CustomResourceDefinition]
     ready: list[pulumi.Resource]
@@ -96,7 +104,8 @@ class EnvoyGatewayController(pulumi.ComponentResource):
         - `inference_pool_crd` [False]: also install the InferencePool CRD (v1.5.0).
         - `envoy_patch_policies` [False]: turn on `extensionApis.enableEnvoyPatchPolicy`
           (a FailOpen InferencePool needs it).
-        - `protect` [False]: protect the namespace, the charts and the CRD from deletion.
+        - `protect` [False]: protect the namespace, the charts, the certgen hooks and the CRD
+          from deletion. The CRDs are retained on delete either way.
         """
         self.settings = validate_model(
             ControllerConfig,
@@ -116,7 +125,7 @@ class EnvoyGatewayController(pulumi.ComponentResource):
         )
         controller = self.settings
         super().__init__("api-gateway:components:EnvoyGatewayController", name, None, opts)
-        self.namespace = self.crds = self.chart = self.inference_pool_crd = None
+        self.namespace = self.crds = self.certgen = self.chart = self.inference_pool_crd = None
         self.ready = []
         if controller.install:
             self.namespace = kubernetes.core.v1.Namespace(
@@ -130,21 +139,40 @@ class EnvoyGatewayController(pulumi.ComponentResource):
                 **located_chart(controller, CRDS_CHART, name),
                 version=controller.version,
                 values=crds_chart_values(controller),
-                opts=child_options(self, opts, protect=protect),
+                opts=pulumi.ResourceOptions.merge(
+                    child_options(self, opts, protect=protect),
+                    pulumi.ResourceOptions(retain_on_delete=True, transforms=[retained_on_delete]),
+                ),
+            )
+            controller_chart = located_chart(controller, CONTROLLER_CHART, name)
+            values = (
+                deep_merge(controller_chart_values(controller), ENABLE_ENVOY_PATCH_POLICY)
+                if envoy_patch_policies
+                else controller_chart_values(controller)
+            )
+            rendered = rendered_chart(
+                CONTROLLER_RELEASE,
+                controller_chart["chart"],
+                controller.version,
+                controller.namespace,
+                values,
+                (controller_chart.get("repository_opts") or {}).get("repo"),
+                pulumi.InvokeOptions(parent=self, provider=opts.provider if opts else None),
+            )
+            self.certgen = kubernetes.yaml.v2.ConfigGroup(
+                f"{name}-certgen",
+                objs=rendered.apply(pre_install_hooks),
+                opts=child_options(self, opts, protect=protect, depends_on=[self.namespace]),
             )
             self.chart = kubernetes.helm.v4.Chart(
                 f"{name}-chart",
                 name=CONTROLLER_RELEASE,
-                **located_chart(controller, CONTROLLER_CHART, name),
+                **controller_chart,
                 version=controller.version,
                 namespace=controller.namespace,
                 skip_crds=True,
-                values=(
-                    deep_merge(controller_chart_values(controller), ENABLE_ENVOY_PATCH_POLICY)
-                    if envoy_patch_policies
-                    else controller_chart_values(controller)
-                ),
-                opts=child_options(self, opts, protect=protect, depends_on=[self.namespace, self.crds]),
+                values=values,
+                opts=child_options(self, opts, protect=protect, depends_on=[self.namespace, self.crds, self.certgen]),
             )
             self.ready = [self.crds, self.chart]
             if inference_pool_crd:
@@ -153,7 +181,9 @@ class EnvoyGatewayController(pulumi.ComponentResource):
                     f"{name}-inference-pool-crd",
                     metadata=crd["metadata"],
                     spec=crd["spec"],
-                    opts=child_options(self, opts, protect=protect),
+                    opts=pulumi.ResourceOptions.merge(
+                        child_options(self, opts, protect=protect), pulumi.ResourceOptions(retain_on_delete=True)
+                    ),
                 )
                 self.ready.append(self.inference_pool_crd)
         # Passed on to the components built on this one (see `options.controller_ready`).
@@ -165,6 +195,17 @@ class EnvoyGatewayController(pulumi.ComponentResource):
                 "namespace": controller.namespace if controller.install else None,
             }
         )
+
+
+def retained_on_delete(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult:
+    """A transform that keeps each object of the CRDs chart in the cluster when Pulumi deletes it.
+
+    Set on the Chart, it reaches each object the provider declares inside it, whether or not
+    the Chart's own `retain_on_delete` would be passed on to them (Python passes no resource
+    option but `protect` and the provider on to a child by itself)."""
+    return pulumi.ResourceTransformResult(
+        props=args.props, opts=pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(retain_on_delete=True))
+    )
 
 
 def located_chart(controller: ControllerConfig, chart: str, name: str) -> dict[str, Any]:

@@ -124,6 +124,16 @@ def test_the_program_declares_the_charts_from_the_local_directory(charts_directo
     assert all("repositoryOpts" not in inputs and inputs["version"] == VERSION for inputs in charts.values())
 
 
+def test_the_program_runs_the_controller_charts_certgen_hook_before_the_controller(charts_directory: Path) -> None:
+    # GIVEN dev with its charts from a local directory WHEN the program runs
+    run = run_program("dev", dev_with_repository(str(charts_directory)))
+    # THEN gateway-helm's certgen hook (which helm.v4.Chart skips) is a ConfigGroup the
+    # controller's Chart waits for (its objects are the provider's render, not the mocks')
+    (certgen,) = run.of_type("kubernetes:yaml/v2:ConfigGroup")
+    (controller_chart,) = [resource for resource in run.of_type(HELM_CHART_TYPE) if resource.inputs["name"] == "eg"]
+    assert certgen.name.endswith("-certgen") and certgen.urn in controller_chart.dependencies
+
+
 def test_a_relative_directory_is_the_project_directorys(charts_directory: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(charts_directory.parent)
     charts = charts_declared(run_program("dev", dev_with_repository("./charts")))
