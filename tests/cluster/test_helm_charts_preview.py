@@ -1,10 +1,12 @@
 """Specification (real engine, local cluster): the charts `gatestack charts` writes are what
 pulumi-kubernetes' helm.v4.Chart renders, from a local directory, into the objects of Envoy
-Gateway's own install: `pulumi preview` of an EnvoyGatewayController with `install: true`.
+Gateway's own install: `pulumi preview` of an EnvoyGatewayController with `install: true`,
+including the certgen hook (its Job and RBAC) that helm.v4.Chart leaves out.
 
 The cluster's namespace has no way out, so what the preview plans can only come from the
 local directory. A preview, not an up: the cluster runs Envoy Gateway's controller out of cluster (the managed
-mode), and running the chart's controller pod as a kubelet would is issue 21's next part.
+mode), and running the chart's controller pod (and the certgen Job's) as a kubelet would is
+issue 21's next part: an up would wait for the certgen Job to complete, which nothing here runs.
 """
 
 from __future__ import annotations
@@ -59,6 +61,16 @@ def planned(cluster: ClusterLayout, engine_binaries: dict[str, Path], tmp_path_f
         pulumi.remove_stack(STACK)
 
 
+def step_of(steps: list[dict[str, Any]], resource_type: str, name: str) -> tuple[int, dict[str, Any]]:
+    """The position of the step creating the object `name` of `resource_type`, and the step."""
+    for index, step in enumerate(steps):
+        inputs = (step.get("newState") or {}).get("inputs") or {}
+        if step.get("op") == "create" and resource_type_of(step.get("urn", "")) == resource_type:
+            if (inputs.get("metadata") or {}).get("name") == name:
+                return index, step
+    raise AssertionError(f"no {resource_type} {name} planned")
+
+
 def created(steps: list[dict[str, Any]], resource_type: str) -> dict[str, dict[str, Any]]:
     """The objects of `resource_type` the preview would create, by `metadata.name`."""
     found = {}
@@ -80,15 +92,44 @@ def test_the_controller_chart_renders_the_released_controller(planned: list[dict
     assert "envoy-gateway" in created(planned, "kubernetes:core/v1:Service")
 
 
-def test_chart_v4_leaves_out_the_certgen_hook_the_controller_needs(planned: list[dict[str, Any]]) -> None:
-    # A known gap, pinned so that closing it shows here (issue 21): gateway-helm makes the
-    # controller's certificates with a Job annotated `helm.sh/hook: pre-install, pre-upgrade`
-    # (templates/certgen.yaml, certgen-rbac.yaml), and helm.v4.Chart skips hook resources
-    # (pulumi/pulumi-kubernetes#3284); the controller's Deployment mounts the `envoy-gateway`
-    # Secret that Job writes, so with the charts alone its pod cannot start.
-    assert not [name for name in created(planned, "kubernetes:batch/v1:Job") if "certgen" in name]
+CERTGEN = "eg-gateway-helm-certgen"
+CERTGEN_RBAC = (
+    ("kubernetes:core/v1:ServiceAccount", CERTGEN),
+    ("kubernetes:rbac.authorization.k8s.io/v1:Role", CERTGEN),
+    ("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", CERTGEN),
+)
+
+
+def test_the_certgen_job_and_its_rbac_are_planned_before_the_controller(planned: list[dict[str, Any]]) -> None:
+    # GIVEN gateway-helm, whose controller mounts the `envoy-gateway` Secret that its pre-install
+    # hook Job (templates/certgen.yaml, certgen-rbac.yaml) writes, and which helm.v4.Chart skips
+    # (pulumi/pulumi-kubernetes#3284)
+    deployment_at, _ = step_of(planned, "kubernetes:apps/v1:Deployment", "envoy-gateway")
     mounted = created(planned, "kubernetes:apps/v1:Deployment")["envoy-gateway"]["spec"]["template"]["spec"]["volumes"]
     assert any((volume.get("secret") or {}).get("secretName") == "envoy-gateway" for volume in mounted), mounted
+    # THEN the certgen Job is planned, running the released image's `envoy-gateway certgen`
+    job_at, job = step_of(planned, "kubernetes:batch/v1:Job", CERTGEN)
+    (container,) = job["newState"]["inputs"]["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["envoy-gateway", "certgen"]
+    assert container["image"] == f"docker.io/envoyproxy/gateway:{VERSION}"
+    # AND its ServiceAccount, Role and RoleBinding before it, the Job depending on each
+    rbac = [step_of(planned, resource_type, name) for resource_type, name in CERTGEN_RBAC]
+    assert all(index < job_at for index, _ in rbac), [index for index, _ in rbac] + [job_at]
+    assert {step["urn"] for _, step in rbac} <= set(job["newState"].get("dependencies") or [])
+    # AND all of them before the controller's Deployment, whose Chart waits for the hooks
+    assert max(index for index, _ in rbac) < job_at < deployment_at
+    (chart,) = [step for step in planned if resource_type_of(step.get("urn", "")) == "kubernetes:helm.sh/v4:Chart" and step["urn"].endswith("::envoy-gateway-chart")]
+    (certgen,) = [step["urn"] for step in planned if step.get("urn", "").endswith("kubernetes:yaml/v2:ConfigGroup::envoy-gateway-certgen")]
+    assert certgen in (chart["newState"].get("dependencies") or [])
+    print(f"certgen RBAC at steps {[index for index, _ in rbac]}, its Job at {job_at}, the controller Deployment at {deployment_at}")
+
+
+def test_the_crds_are_retained_on_delete_and_the_controllers_objects_are_not(planned: list[dict[str, Any]]) -> None:
+    crds = [step for step in planned if resource_type_of(step.get("urn", "")) == "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"]
+    assert crds and all(step["newState"].get("retainOnDelete") for step in crds), [step["urn"] for step in crds if not step["newState"].get("retainOnDelete")]
+    _, deployment = step_of(planned, "kubernetes:apps/v1:Deployment", "envoy-gateway")
+    _, job = step_of(planned, "kubernetes:batch/v1:Job", CERTGEN)
+    assert not deployment["newState"].get("retainOnDelete") and not job["newState"].get("retainOnDelete")
 
 
 def test_the_crds_chart_renders_envoy_gateways_and_gateway_apis_crds(planned: list[dict[str, Any]]) -> None:
