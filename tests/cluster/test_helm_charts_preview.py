@@ -116,12 +116,36 @@ def test_the_certgen_job_and_its_rbac_are_planned_before_the_controller(planned:
     rbac = [step_of(planned, resource_type, name) for resource_type, name in CERTGEN_RBAC]
     assert all(index < job_at for index, _ in rbac), [index for index, _ in rbac] + [job_at]
     assert {step["urn"] for _, step in rbac} <= set(job["newState"].get("dependencies") or [])
-    # AND all of them before the controller's Deployment, whose Chart waits for the hooks
+    # AND all of them before the controller's Chart, which waits for the hooks: the SDK registers a
+    # resource once what it depends on is registered, and a ConfigGroup is once its objects are
+    # (the Job: complete), so the Chart and every object in it, the Deployment too, come after
     assert max(index for index, _ in rbac) < job_at < deployment_at
-    (chart,) = [step for step in planned if resource_type_of(step.get("urn", "")) == "kubernetes:helm.sh/v4:Chart" and step["urn"].endswith("::envoy-gateway-chart")]
-    (certgen,) = [step["urn"] for step in planned if step.get("urn", "").endswith("kubernetes:yaml/v2:ConfigGroup::envoy-gateway-certgen")]
+    ((chart_at, chart),) = [
+        (index, step) for index, step in enumerate(planned) if step.get("urn", "").endswith("$kubernetes:helm.sh/v4:Chart::envoy-gateway-chart")
+    ]
+    (certgen,) = [step["urn"] for step in planned if step.get("urn", "").endswith("$kubernetes:yaml/v2:ConfigGroup::envoy-gateway-certgen")]
+    in_certgen = [index for index, step in enumerate(planned) if "$kubernetes:yaml/v2:ConfigGroup$" in step.get("urn", "")]
+    in_chart = [index for index, step in enumerate(planned) if "$kubernetes:helm.sh/v4:Chart$" in step.get("urn", "") and "::envoy-gateway-chart:" in step.get("urn", "")]
     assert certgen in (chart["newState"].get("dependencies") or [])
-    print(f"certgen RBAC at steps {[index for index, _ in rbac]}, its Job at {job_at}, the controller Deployment at {deployment_at}")
+    assert max(in_certgen) < chart_at < min(in_chart), (in_certgen, chart_at, in_chart)
+    print(f"certgen RBAC at steps {[index for index, _ in rbac]}, its Job at {job_at}, the controller's Chart at {chart_at}, its Deployment at {deployment_at}")
+
+
+def test_every_pre_install_hook_of_the_chart_is_in_the_certgen_group_and_nothing_else(planned: list[dict[str, Any]]) -> None:
+    # GIVEN the chart's defaults (topologyInjector.enabled: true)
+    in_group = {
+        (resource_type_of(step["urn"]), step["newState"]["inputs"]["metadata"]["name"])
+        for step in planned
+        if step.get("op") == "create" and "$kubernetes:yaml/v2:ConfigGroup$" in step["urn"]
+    }
+    # THEN the group holds templates/certgen*.yaml and the topology injector's webhook, all hooks
+    assert in_group == {
+        *CERTGEN_RBAC,
+        ("kubernetes:batch/v1:Job", CERTGEN),
+        ("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", f"{CERTGEN}:envoy-gateway-system"),
+        ("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", f"{CERTGEN}:envoy-gateway-system"),
+        ("kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration", "envoy-gateway-topology-injector.envoy-gateway-system"),
+    }
 
 
 def test_the_crds_are_retained_on_delete_and_the_controllers_objects_are_not(planned: list[dict[str, Any]]) -> None:
