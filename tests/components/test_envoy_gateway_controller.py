@@ -85,6 +85,21 @@ def test_installs_the_crds_before_the_controller_into_its_namespace() -> None:
     assert depends_on(run, "envoy-gateway-chart") == {"envoy-gateway-crds", "envoy-gateway-namespace", "envoy-gateway-certgen"}
 
 
+def test_a_deployed_controller_keeps_its_urns_so_it_updates_in_place() -> None:
+    # GIVEN the URNs a stack deployed before the certgen hook holds WHEN declared now
+    run = declare(lambda: EnvoyGatewayController("envoy-gateway"))
+    # THEN they are the same (no replacement, no alias needed), and the hook is one new resource
+    # (URNs as the SDK's mock monitor spells them: the children's without the stack's type)
+    component = "urn:pulumi:test::components-test::api-gateway:components:EnvoyGatewayController"
+    assert {resource.name: resource.urn for resource in run.resources} == {
+        "envoy-gateway": "urn:pulumi:test::components-test::pulumi:pulumi:Stack$api-gateway:components:EnvoyGatewayController::envoy-gateway",
+        "envoy-gateway-namespace": f"{component}$kubernetes:core/v1:Namespace::envoy-gateway-namespace",
+        "envoy-gateway-crds": f"{component}$kubernetes:helm.sh/v4:Chart::envoy-gateway-crds",
+        "envoy-gateway-chart": f"{component}$kubernetes:helm.sh/v4:Chart::envoy-gateway-chart",
+        "envoy-gateway-certgen": f"{component}$kubernetes:yaml/v2:ConfigGroup::envoy-gateway-certgen",
+    }
+
+
 def test_the_certgen_hooks_the_chart_renders_are_declared_before_the_controller(rendering: list[dict[str, Any]]) -> None:
     # GIVEN the provider's render of gateway-helm, hooks included WHEN the controller is declared
     run = declare(lambda: EnvoyGatewayController("envoy-gateway", values={"deployment": {"pod": {"labels": {"team": "edge"}}}}))
