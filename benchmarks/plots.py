@@ -40,6 +40,7 @@ def floor_plot(rows: Sequence, path: Path, title: str) -> Path:
             f"{row.ratio:.2f}x", (row.routes, statistics.median(row.program)),
             textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8, color=SERIES[0][2],
         )
+    axes.margins(y=0.12)  # room above the top point for its ratio label
     axes.set_xscale("log")
     axes.set_xticks(routes, [f"{count:,}" for count in routes])
     axes.set_xlabel("routes in the stack")
