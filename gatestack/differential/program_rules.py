@@ -114,6 +114,12 @@ PROGRAM_ONLY_RULES: list[ProgramRule] = [
                 "Gateway API's CRD refuses %2f for that reason and lets %5c through",
                 r"routes\.\d+\.rules\.\d+\.matches\.\d+\.path", r"^path '.*' contains '%5c'",
                 f"{_PROGRAM_RULE_TESTS}[a match path with an escaped backslash]"),
+    ProgramRule("HTTP and HTTPS listeners only", "scope",
+                "the routes the program declares (HTTPRoute, GRPCRoute) attach to HTTP and HTTPS listeners; a TCP, UDP or "
+                "TLS listener would serve TCPRoutes, UDPRoutes or TLSRoutes, which it does not declare, so it would stay "
+                "empty (another program's routes can attach to a Gateway of its own)",
+                r"(gateway|gateways\.\d+)\.listeners\.\d+\.protocol", r"^is '(TCP|UDP|TLS)'; allowed values: 'HTTP' or 'HTTPS'$",
+                f"{_PROGRAM_RULE_TESTS}[a TCP listener]"),
     ProgramRule("empty value for a choice", "safety", "'' given where one of a few values is expected is a slip: leave the key "
                 "out for Envoy Gateway's default", r".*", r"^is ''; allowed values: ", f"{_PROGRAM_RULE_TESTS}[empty health check method]"),
     ProgramRule("policy blocks that would do nothing", "safety",

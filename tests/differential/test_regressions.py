@@ -324,6 +324,9 @@ PROGRAM_ONLY: list[tuple[str, Mutation, str, str]] = [
     ("a match path with an escaped backslash",
      lambda c: rule(c)["matches"][0].update(path={"type": "Exact", "value": "/a%5Cb"}),
      "routes.0.rules.0.matches.0.path", "contains '%5c'"),
+    # Found by seed 3533397696 once the generators drew listener protocols from the CRD's values.
+    ("a TCP listener", lambda c: listeners(c).append({"name": "tcp", "protocol": "TCP", "port": 8080}),
+     "gateway.listeners.2.protocol", "allowed values: 'HTTP' or 'HTTPS'"),
     ("basic-auth user without a password",
      lambda c: c.update(securityPolicies=[{"name": "login", "targetRefs": [GATEWAY], "basicAuth": {"users": ["alice"]}}]),
      "credentials.login.alice", "is missing"),
