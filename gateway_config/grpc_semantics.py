@@ -8,7 +8,7 @@ from typing import Iterator
 
 from gateway_config.models import GrpcRouteConfig, StackConfig
 from gateway_config.problems import Problem
-from gateway_config.route_semantics import parent_ref_problems
+from gateway_config.route_semantics import REPEATABLE_FILTERS, parent_ref_problems
 
 _BLOCKS = {"RequestHeaderModifier": "requestHeaderModifier", "ResponseHeaderModifier": "responseHeaderModifier", "RequestMirror": "requestMirror"}
 
@@ -31,7 +31,7 @@ def grpc_route_problems(config: StackConfig) -> Iterator[Problem]:
 
 def _rule_problems(config: StackConfig, route: GrpcRouteConfig, rule, where: str, backends: dict) -> Iterator[Problem]:
     for type_name, count in Counter(f.type for f in rule.filters).items():
-        if count > 1:
+        if count > 1 and type_name not in REPEATABLE_FILTERS:
             yield Problem(f"{where}.filters", f"filter type {type_name} is used more than once in this rule; merge them")
     for filter_index, route_filter in enumerate(rule.filters):
         present = [block for block, value in (("requestHeaderModifier", route_filter.request_header_modifier),

@@ -101,8 +101,13 @@ def _match_problems(rule: RouteRule, where: str) -> Iterator[Problem]:
                 )
 
 
+# Gateway API's CRDs refuse a repeat of every filter type but RequestMirror: a rule may copy its
+# requests to several mirrors, one filter each.
+REPEATABLE_FILTERS = frozenset({"RequestMirror"})
+
+
 def _filter_problems(rule: RouteRule, where: str) -> Iterator[Problem]:
-    types = [route_filter.type for route_filter in rule.filters]
+    types = [route_filter.type for route_filter in rule.filters if route_filter.type not in REPEATABLE_FILTERS]
     for duplicate in sorted(repeated_values(types)):
         yield Problem(
             dotted_path(where, "filters"),

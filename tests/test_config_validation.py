@@ -107,7 +107,7 @@ REFUSED: list[tuple[str, Mutation, str, str]] = [
     ("65 listeners",
      lambda c: c["gateway"].update(listeners=[{"name": f"l{i}", "protocol": "HTTP", "port": 8000 + i} for i in range(65)]),
      "gateway.listeners", "at most 64"),
-    ("filter type used twice", lambda c: rule(c)["filters"].append(rule(c)["filters"][0]),
+    ("filter type used twice (RequestHeaderModifier)", lambda c: rule(c)["filters"].append(rule(c)["filters"][0]),
      "routes.0.rules.0.filters", "used more than once"),
     ("redirect with backendRefs", lambda c: rule(c)["filters"].append(REDIRECT),
      "routes.0.rules.0.backendRefs", "RequestRedirect"),

@@ -202,6 +202,10 @@ NOW_ACCEPTED: list[tuple[str, Mutation]] = [
                                            "cors": {"allowOrigins": ["https://www.example.com"], "allowMethods": ["*"]}}])),
     ("an RSA and an ECDSA certificate for one name on a listener",
      lambda c: (second_certificate(c, ["www.example.com"], keyAlgorithm="ECDSA"), https_refs(c).append({"name": "second-cert"}))),
+    # Found by the fixed seed once its generators drew filter repeats: Gateway API lets RequestMirror repeat.
+    ("two RequestMirror filters in one rule",
+     lambda c: rule(c)["filters"].extend([{"type": "RequestMirror", "requestMirror": {"backendRef": {"name": "backend-2"}, "percent": 10}},
+                                          {"type": "RequestMirror", "requestMirror": {"backendRef": {"name": "backend"}, "percent": 20}}])),
 ]
 
 # Disagreements that were the harness's own (what `external: true` promises, rendered wrongly): both accept.
