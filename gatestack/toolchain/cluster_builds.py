@@ -28,13 +28,13 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
+from gatestack.progress import progress
 from gatestack.toolchain.data_plane import DEFAULT_ENVOY_GATEWAY_VERSION, ENVOY_GATEWAY_VERSION_SYMBOL
 from gatestack.toolchain.inference_extension import ensure_epp
 from gatestack.toolchain.go_build import (
     GoTool,
     ToolchainError,
     exclusive_lock,
-    progress,
     check_version,
     ensure_built,
     ensure_go_tool,

@@ -25,7 +25,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from contextlib import contextmanager
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
 from gatestack.paths import TOOLS_DIRECTORY, shown
+from gatestack.progress import progress
 
 
 # A Go module version: a semantic version, optionally a pseudo-version or pre-release suffix.
@@ -81,11 +81,6 @@ def go_executable() -> str:
             "(https://go.dev/dl/) to build the pinned tools into .tools/"
         )
     return found
-
-
-def progress(message: str) -> None:
-    """Print a progress line on stderr, where it never mixes with a command's output."""
-    print(message, file=sys.stderr, flush=True)
 
 
 def install_directory(name: str, version: str) -> Path:
