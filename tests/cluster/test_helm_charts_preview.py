@@ -4,7 +4,9 @@ Gateway's own install: `pulumi preview` of an EnvoyGatewayController with `insta
 including the certgen hook (its Job and RBAC) that helm.v4.Chart leaves out.
 
 The cluster's namespace has no way out, so what the preview plans can only come from the
-local directory. The cluster runs Envoy Gateway's controller out of cluster (the managed mode);
+local directory. The program installs into a namespace of its own, `eg-charts`: the cluster's
+own controller (the managed mode) runs in `envoy-gateway-system`, and this stack's destroy deletes
+its namespace, with everything the other tests' controller keeps there. The cluster runs Envoy Gateway's controller out of cluster (the managed mode);
 running the chart's controller pod and the certgen Job's pod as a kubelet would is issue 21's
 next part. Until then `pulumi up` cannot complete: it is run with the Job's wait cut short, to
 show what it creates before the Job and that it starts nothing of the controller's chart
@@ -34,19 +36,22 @@ import pulumi
 from pulumi_envoy_gateway import EnvoyGatewayController
 
 config = pulumi.Config()
-EnvoyGatewayController("envoy-gateway", version=config.require("version"), chart_repository=config.require("chartRepository"))
+EnvoyGatewayController(
+    "envoy-gateway", namespace="eg-charts", version=config.require("version"), chart_repository=config.require("chartRepository")
+)
 '''
 
 
-# The same, with the certgen Job's wait cut to 20 s: nothing runs the Job's pod here, so `pulumi
-# up` stops at the Job, which shows what it had created by then, and what it had not.
+# The same, with the waits of the certgen Job and the controller's Deployment cut to 20 s: nothing
+# runs their pods here, so `pulumi up` stops at the Job, which shows what it had created by then,
+# and what it had not; a second up, going on past errors, stops at the Deployment in 20 s, not 10 min.
 PROGRAM_WAITING_FOR_THE_JOB = PROGRAM.replace(
     "config = pulumi.Config()\n",
     """config = pulumi.Config()
 
 
 def short_job_wait(args):
-    if args.type_ != "kubernetes:batch/v1:Job":
+    if args.type_ not in ("kubernetes:batch/v1:Job", "kubernetes:apps/v1:Deployment"):
         return None
     timeouts = pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create="20s"))
     return pulumi.ResourceTransformResult(args.props, pulumi.ResourceOptions.merge(args.opts, timeouts))
@@ -55,6 +60,7 @@ def short_job_wait(args):
 pulumi.runtime.register_resource_transform(short_job_wait)
 """,
 )
+NAMESPACE = "eg-charts"
 CRDS = ("envoyproxies.gateway.envoyproxy.io", "backendtrafficpolicies.gateway.envoyproxy.io")
 
 
@@ -100,13 +106,13 @@ def applied(cluster: ClusterLayout, engine_binaries: dict[str, Path], tmp_path_f
     """What `pulumi up` of the program (the Job's wait cut short) left in the cluster and its
     state; then, after a second up with `--continue-on-error` (so that what does not wait for
     the Job, the CRDs, is applied too; the engine then goes on with the controller's Chart as
-    well, and waits for its Deployment: minutes), the state, and which CRDs `pulumi destroy` left."""
+    well, and waits 20 s for its Deployment), the state, and which CRDs `pulumi destroy` left."""
     stack = f"{STACK}-up"
     pulumi = program_engine(cluster, engine_binaries, tmp_path_factory.mktemp("chart-up"), PROGRAM_WAITING_FOR_THE_JOB, stack)
     try:
         up = pulumi.run(["up", "--stack", stack, "--yes", "--skip-preview"], echo=False, check=False)
         found = {
-            kind: kubectl(cluster, "get", kind, "--namespace", "envoy-gateway-system", "--ignore-not-found", "--output", "name").stdout.split()
+            kind: kubectl(cluster, "get", kind, "--namespace", NAMESPACE, "--ignore-not-found", "--output", "name").stdout.split()
             for kind in ("serviceaccounts", "roles", "rolebindings", "jobs", "deployments")
         }
         in_state = state_objects(pulumi, stack)
@@ -114,8 +120,9 @@ def applied(cluster: ClusterLayout, engine_binaries: dict[str, Path], tmp_path_f
         in_state_after_all = state_objects(pulumi, stack)
         destroy = pulumi.run(["destroy", "--stack", stack, "--yes", "--skip-preview"], echo=False, check=False)
         kept = [crd for crd in CRDS if kubectl(cluster, "get", "crd", crd, "--ignore-not-found", "--output", "name").stdout.strip()]
+        others = kubectl(cluster, "get", "namespace", "envoy-gateway-system", "--ignore-not-found", "--output", "name").stdout.split()
         print(f"pulumi up exited {up.returncode}; in the namespace then: {found}; after destroy (exit {destroy.returncode}) CRDs kept: {kept}")
-        return {"up": up, "found": found, "in_state": in_state, "in_state_after_all": in_state_after_all, "destroy": destroy, "kept": kept}
+        return {"up": up, "found": found, "in_state": in_state, "in_state_after_all": in_state_after_all, "destroy": destroy, "kept": kept, "others": others}
     finally:
         pulumi.remove_stack(stack)
 
@@ -201,9 +208,9 @@ def test_every_pre_install_hook_of_the_chart_is_in_the_certgen_group_and_nothing
     assert in_group == {
         *CERTGEN_RBAC,
         ("kubernetes:batch/v1:Job", CERTGEN),
-        ("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", f"{CERTGEN}:envoy-gateway-system"),
-        ("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", f"{CERTGEN}:envoy-gateway-system"),
-        ("kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration", "envoy-gateway-topology-injector.envoy-gateway-system"),
+        ("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", f"{CERTGEN}:{NAMESPACE}"),
+        ("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", f"{CERTGEN}:{NAMESPACE}"),
+        ("kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration", f"envoy-gateway-topology-injector.{NAMESPACE}"),
     }
 
 
@@ -243,3 +250,11 @@ def test_destroy_leaves_the_crds_the_stack_applied(applied: dict[str, Any]) -> N
     # THEN destroy succeeds and leaves them in the cluster (retain_on_delete)
     assert applied["destroy"].returncode == 0, applied["destroy"].stdout[-3000:] + applied["destroy"].stderr[-3000:]
     assert applied["kept"] == list(CRDS)
+
+
+def test_destroy_leaves_the_clusters_own_controller_namespace(applied: dict[str, Any]) -> None:
+    # GIVEN the cluster's managed controller in `envoy-gateway-system`, which the tests after this
+    # one deploy their stacks against, and this stack's controller in a namespace of its own
+    # THEN destroying this stack deletes its own namespace only
+    assert applied["destroy"].returncode == 0
+    assert applied["others"] == ["namespace/envoy-gateway-system"], applied["others"]
