@@ -42,16 +42,18 @@ EnvoyGatewayController(
 '''
 
 
-# The same, with the waits of the certgen Job and the controller's Deployment cut to 20 s: nothing
-# runs their pods here, so `pulumi up` stops at the Job, which shows what it had created by then,
-# and what it had not; a second up, going on past errors, stops at the Deployment in 20 s, not 10 min.
+# The same, with the waits of the certgen Job and the controller's Deployment and Service cut to
+# 20 s: their pods do not become Ready here, so `pulumi up` stops at the Job, which shows what it
+# had created by then, and what it had not; a second up, going on past errors, stops at the
+# Deployment and the Service (which pulumi-kubernetes holds until an endpoint is ready) in 20 s,
+# not 10 min each.
 PROGRAM_WAITING_FOR_THE_JOB = PROGRAM.replace(
     "config = pulumi.Config()\n",
     """config = pulumi.Config()
 
 
 def short_job_wait(args):
-    if args.type_ not in ("kubernetes:batch/v1:Job", "kubernetes:apps/v1:Deployment"):
+    if args.type_ not in ("kubernetes:batch/v1:Job", "kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service"):
         return None
     timeouts = pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create="20s"))
     return pulumi.ResourceTransformResult(args.props, pulumi.ResourceOptions.merge(args.opts, timeouts))
@@ -106,7 +108,7 @@ def applied(cluster: ClusterLayout, engine_binaries: dict[str, Path], tmp_path_f
     """What `pulumi up` of the program (the Job's wait cut short) left in the cluster and its
     state; then, after a second up with `--continue-on-error` (so that what does not wait for
     the Job, the CRDs, is applied too; the engine then goes on with the controller's Chart as
-    well, and waits 20 s for its Deployment), the state, and which CRDs `pulumi destroy` left."""
+    well, and waits 20 s for its Deployment and Service), the state, and which CRDs `pulumi destroy` left."""
     stack = f"{STACK}-up"
     pulumi = program_engine(cluster, engine_binaries, tmp_path_factory.mktemp("chart-up"), PROGRAM_WAITING_FOR_THE_JOB, stack)
     try:
