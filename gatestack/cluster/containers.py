@@ -1,6 +1,8 @@
 """A container as the kubelet runs it: a runtime that starts and stops it (a real process, the
 node agent's own stand-in servers, or a fault that cannot start), its probes, restarts with the
-kubelet's doubling back-off, and the entry of `status.containerStatuses` it reports."""
+kubelet's doubling back-off as the pod's `restartPolicy` allows (a Job's container that exits
+under `Never`, or exits 0 under `OnFailure`, stays terminated), and the entry of
+`status.containerStatuses` it reports."""
 
 from __future__ import annotations
 
@@ -55,6 +57,10 @@ class ContainerRuntime:
     def exit_reason(self) -> str:
         return "the container exited"
 
+    def exit_code(self) -> int:
+        """The exit code of the run that ended (1 when it has none: stand-ins do not exit)."""
+        return 1
+
     def stop(self) -> None:
         raise NotImplementedError
 
@@ -76,6 +82,11 @@ class ProcessRuntime(ContainerRuntime):
         if self.process is None or self.process.process is None:
             return "the container did not start"
         return f"exited with code {self.process.process.returncode}: {log_tail(self.process.log_path, 5)}"
+
+    def exit_code(self) -> int:
+        if self.process is None or self.process.process is None or self.process.process.returncode is None:
+            return 1
+        return self.process.process.returncode
 
     def stop(self) -> None:
         if self.process is not None:
@@ -143,10 +154,16 @@ class ContainerRun:
     last_terminated: Optional[dict] = None
     restart_request: Optional[str] = None
     held: bool = False  # kept stopped on request (an EPP's failure mode)
+    restart_policy: str = "Always"  # the pod's: Always, OnFailure or Never
+    terminated: Optional[dict] = None  # set once it ended for good (restartPolicy forbids a restart)
 
     @property
     def name(self) -> str:
         return self.spec["name"]
+
+    def restarts_after(self, exit_code: int) -> bool:
+        """Whether the pod's restartPolicy restarts a container that exited with `exit_code`."""
+        return self.restart_policy == "Always" or (self.restart_policy == "OnFailure" and exit_code != 0)
 
     def request_restart(self, reason: str) -> None:
         self.restart_request = reason
@@ -172,10 +189,19 @@ class ContainerRun:
         self.waiting_reason = "CrashLoopBackOff"
         self.waiting_message = f"back-off {delay:.0f}s restarting failed container={self.name}: {message}"[-1000:]
 
+    def _end(self, reason: str, message: str, exit_code: int) -> None:
+        """Terminated for good: the restartPolicy does not restart it."""
+        self._record_termination(reason, message, exit_code)
+        self.terminated, self.last_terminated = self.last_terminated, None
+        self.waiting_reason = self.waiting_message = ""
+
     def try_start(self) -> None:
         try:
             self.runtime.start()
         except Exception as error:
+            if not self.restarts_after(128):
+                self._end("StartError", str(error), 128)
+                return
             if self.started_at or self.restart_count or self.last_terminated:
                 self.restart_count += 1
             self._record_termination("StartError", str(error), 128)
@@ -199,10 +225,15 @@ class ContainerRun:
                 self.stop("Completed", "stopped on request", 0)
             self.waiting_reason, self.waiting_message = "CrashLoopBackOff", "stopped on request (a failure-mode check)"
             return
+        if self.terminated is not None:
+            return
         if self.running and not self.runtime.alive():
-            message = self.runtime.exit_reason()
+            message, exit_code = self.runtime.exit_reason(), self.runtime.exit_code()
             self.runtime.stop()
             self.running = self.listening = False
+            if not self.restarts_after(exit_code):
+                self._end("Completed" if exit_code == 0 else "Error", message, exit_code)
+                return
             self.restart_count += 1
             self._record_termination("Error", message, 1)
             self._back_off(message)
@@ -227,7 +258,9 @@ class ContainerRun:
             "name": self.name, "image": self.spec.get("image", ""), "imageID": "", "restartCount": self.restart_count,
             "ready": self.ready(), "started": self.running and self.listening and self.prober.started(),
         }
-        if self.running:
+        if self.terminated is not None:
+            entry["state"] = {"terminated": self.terminated}
+        elif self.running:
             entry["state"] = {"running": {"startedAt": self.started_at}}
         else:
             waiting = {"reason": self.waiting_reason or "ContainerCreating"}

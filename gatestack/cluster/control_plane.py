@@ -7,8 +7,10 @@ RBAC on, the admin identity from `pki.py`. kube-controller-manager makes Replica
 EndpointSlices and garbage collection happen; kube-scheduler binds pods to the kwok node;
 kwok plays the node's kubelet as far as pod phases go (pods become Running), with its
 pod-ready Stage changed (`pod_start_stage`) so that a pod starts *not* Ready and without an
-address: as on a real node, the address comes from the CNI plugins and readiness from the
-pod's own probes, both reported by the node agent.
+address, and without its pod-complete Stage: as on a real node, the address comes from the CNI
+plugins, readiness from the pod's own probes and a Job pod's end from its containers' exit,
+all reported by the node agent. The API server keeps an audit log of the requests made with
+ServiceAccount tokens (`AUDIT_POLICY`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,18 @@ STARTUP_TIMEOUT_SECONDS = 120
 # Capacity the fake node reports: enough that a 1,000-route stack's pods always fit.
 # GPUs as the device plugin would report them, for model-server pods (`nvidia.com/gpu`).
 NODE_CAPACITY = {"cpu": "64", "memory": "256Gi", "pods": "1000", "ephemeral-storage": "500Gi", "nvidia.com/gpu": "16"}
+
+
+# What the API server's audit log records: the metadata (user, verb, object, source address) of
+# every request made with a ServiceAccount's token, i.e. by the pods the node agent runs with
+# their credentials; nothing of the admin's, the control plane's or the node's, which would
+# be most of the traffic. A test reads from it which identity a pod's process used.
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived"],
+    "rules": [{"level": "Metadata", "userGroups": ["system:serviceaccounts"]}, {"level": "None"}],
+}
 
 
 @dataclass(frozen=True)
@@ -116,6 +130,14 @@ def etcd_command(binary: Path, layout: ClusterLayout) -> list[str]:
     ]
 
 
+def write_audit_policy(layout: ClusterLayout) -> Path:
+    """`AUDIT_POLICY` as a file in the PKI folder, for `--audit-policy-file`."""
+    layout.pki_directory.mkdir(parents=True, exist_ok=True)
+    path = layout.pki_directory / "audit-policy.yaml"
+    path.write_text(yaml.safe_dump(AUDIT_POLICY, sort_keys=False))
+    return path
+
+
 def api_server_command(binary: Path, layout: ClusterLayout, pki: ClusterPki) -> list[str]:
     return [
         str(binary),
@@ -134,8 +156,16 @@ def api_server_command(binary: Path, layout: ClusterLayout, pki: ClusterPki) -> 
         f"--service-account-signing-key-file={pki.service_account_key}",
         f"--service-cluster-ip-range={SERVICE_CIDR}",
         "--authorization-mode=Node,RBAC",
-        # Pods here are never run with their service-account tokens (kwok fakes them).
+        # No projected token volumes in pod specs: the node agent asks the TokenRequest API for
+        # the token of a pod it runs with its ServiceAccount's credentials.
         "--disable-admission-plugins=ServiceAccount",
+        f"--audit-policy-file={write_audit_policy(layout)}",
+        f"--audit-log-path={layout.audit_log}",
+        "--audit-log-format=json",
+        # Written as requests come, not batched: a test reads it right after the request.
+        "--audit-log-mode=blocking",
+        "--audit-log-maxsize=100",
+        "--audit-log-maxbackup=1",
         # The `kubernetes` Endpoints object cannot hold a loopback address.
         "--endpoint-reconciler-type=none",
         "--allow-privileged=true",
@@ -177,6 +207,7 @@ def scheduler_command(binary: Path, layout: ClusterLayout) -> list[str]:
 
 
 POD_READY_STAGE = "pod-ready.yaml"
+POD_COMPLETE_STAGE = "pod-complete.yaml"
 # kwok's fast pod-ready Stage, text that must change so a Running pod is not yet Ready, and what
 # it becomes: the Ready and ContainersReady conditions False, each container waiting.
 _NOT_READY_EDITS = (
@@ -216,8 +247,14 @@ def pod_start_stage(original: Path, directory: Path) -> Path:
 
 
 def kwok_stages(stage_files: tuple[Path, ...], layout: ClusterLayout) -> list[Path]:
-    """The Stage files kwok runs with: its own, the pod-ready one replaced by `pod_start_stage`."""
-    return [pod_start_stage(path, layout.state_directory / "kwok") if path.name == POD_READY_STAGE else path for path in stage_files]
+    """The Stage files kwok runs with: its own, the pod-ready one replaced by `pod_start_stage`,
+    without pod-complete (which marks a Job's pod Succeeded as soon as it runs): the node agent
+    runs a Job's containers and reports the pod Succeeded or Failed when they exit."""
+    return [
+        pod_start_stage(path, layout.state_directory / "kwok") if path.name == POD_READY_STAGE else path
+        for path in stage_files
+        if path.name != POD_COMPLETE_STAGE
+    ]
 
 
 def kwok_command(binaries: ControlPlaneBinaries, layout: ClusterLayout) -> list[str]:

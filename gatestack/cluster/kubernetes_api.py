@@ -60,6 +60,13 @@ class ClusterApi:
             name, namespace, {"status": {"conditions": conditions, "containerStatuses": container_statuses}}
         )
 
+    def set_pod_finished(self, namespace: str, name: str, phase: str, conditions: list[dict], container_statuses: list[dict]) -> None:
+        """Write the phase (`Succeeded` or `Failed`) of a pod whose containers all ended, with
+        their terminated statuses, as the kubelet does; a Job's controller counts it from there."""
+        self.core.patch_namespaced_pod_status(
+            name, namespace, {"status": {"phase": phase, "conditions": conditions, "containerStatuses": container_statuses}}
+        )
+
     def set_pod_ip(self, namespace: str, name: str, ip: str) -> None:
         """Write the pod's address (`podIP`, `podIPs`), as the kubelet does from the CNI result."""
         self.core.patch_namespaced_pod_status(name, namespace, {"status": {"podIP": ip, "podIPs": [{"ip": ip}]}})

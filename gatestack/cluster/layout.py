@@ -71,6 +71,12 @@ class ClusterLayout:
         return self.state_directory / "logs"
 
     @property
+    def audit_log(self) -> Path:
+        """The API server's audit log (JSON lines): the requests ServiceAccounts made
+        (`control_plane.AUDIT_POLICY`), the API server's own record of who a pod was."""
+        return self.logs_directory / "kube-apiserver-audit.log"
+
+    @property
     def pods_directory(self) -> Path:
         return self.state_directory / "pods"
 

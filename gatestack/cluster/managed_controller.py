@@ -57,7 +57,8 @@ def controller_environment(kubeconfig: str) -> dict[str, str]:
     }
 
 
-def _link_or_copy(source: Path, destination: Path) -> None:
+def link_or_copy(source: Path, destination: Path) -> None:
+    """`destination` becomes a hard link to `source` (a copy across filesystems), replacing it."""
     if destination.exists():
         destination.unlink()
     try:
@@ -76,7 +77,7 @@ def prepare_root(binary: Path, kubectl_binary: Path, layout: ClusterLayout) -> P
     root = controller_root(layout)
     for directory in ("certs", "config", "tmp"):
         (root / directory).mkdir(parents=True, exist_ok=True)
-    _link_or_copy(binary, root / "envoy-gateway")
+    link_or_copy(binary, root / "envoy-gateway")
     shutil.copy2(layout.kubeconfig, root / "kubeconfig")
     (root / "config" / "envoy-gateway.yaml").write_text(yaml.safe_dump(controller_config(), sort_keys=False))
     for key, value in secret_data(kubectl_binary, layout, CONTROLLER_NAMESPACE, "envoy-gateway").items():

@@ -11,6 +11,11 @@ runs nothing. For each such pod this agent, as a kubelet with a container runtim
      and the real `envoy-gateway envoy shutdown-manager` for its `shutdown-manager` container;
    - an InferencePool's Endpoint Picker pod -> the real upstream `epp` binary with the pod's
      own arguments and ServiceAccount (`endpoint_picker_pod.py`);
+   - the pods of Envoy Gateway's Helm chart, its controller's and its certgen Job's -> the real
+     `envoy-gateway` built at the image's tag, with the container's command and arguments,
+     chrooted into a root of the pod with its volumes at their mount paths and its
+     ServiceAccount's token and the cluster's CA where in-cluster config reads them
+     (`envoy_gateway_pod.py`);
    - a model-server pod -> a vLLM stand-in per TCP port (`gatestack/stand_ins/vllm_server.py`);
    - any other pod -> an echo server per TCP port, answering as the seed's echo-basic image does.
    Stand-ins are servers of this process whose listening sockets are made inside the pod's
@@ -21,7 +26,10 @@ runs nothing. For each such pod this agent, as a kubelet with a container runtim
    it runs, has started (it listens on its declared ports) and its probes passed; the pod is
    Ready when all its containers are. A container that fails to start or exits is restarted
    with a doubling back-off (`BACK_OFF_*`) and reported `CrashLoopBackOff` with the reason; a
-   failed liveness or startup probe restarts it.
+   failed liveness or startup probe restarts it. The pod's `restartPolicy` [Always] decides:
+   under `Never` (a Job's pod) an exited container stays terminated, under `OnFailure` one
+   that exited 0 does; when all have ended the pod's phase is written, `Succeeded` when each
+   exited 0, else `Failed` (kwok's pod-complete Stage is not run, so this is the Job's end).
 
 A pod that goes away has its containers stopped and its namespace removed (CNI DEL). The EPP
 of a pool can be held stopped on request (`endpoint_picker_stop_request`, for the failure-mode
@@ -42,7 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from gatestack.cluster import endpoint_picker_pod, netns
+from gatestack.cluster import endpoint_picker_pod, envoy_gateway_pod, netns
 from gatestack.cluster.endpoint_picker_pod import (
     API_SERVER_URL_FOR_PODS,
     endpoint_picker_process,
@@ -51,13 +59,17 @@ from gatestack.cluster.endpoint_picker_pod import (
     pool_of_pod,
     service_account_kubeconfig,
 )
+from gatestack.cluster.envoy_gateway_pod import binary_for_image, envoy_gateway_process, is_certgen_container, is_certgen_pod, is_controller_pod
 from gatestack.cluster.kubernetes_api import ClusterApi
 from gatestack.cluster.layout import NODE_NAME, ClusterLayout, endpoint_picker_stop_request
 from gatestack.stand_ins.vllm_server import ModelServerIdentity, ModelServerStandIn, served_model
 from gatestack.cluster.pki import ClusterPki
 from gatestack.cluster.pod_network import PodNetwork, PodSandbox
 from gatestack.cluster.container_probes import ContainerProber
-from gatestack.cluster.containers import ContainerRun, ContainerRuntime, FaultRuntime, ProcessRuntime, StandInRuntime, declared_tcp_ports, now_rfc3339, unrunnable_image_reason
+from gatestack.cluster.containers import (
+    ContainerRun, ContainerRuntime, ContainerStartError, FaultRuntime, ProcessRuntime, StandInRuntime, declared_tcp_ports, now_rfc3339,
+    unrunnable_image_reason,
+)
 from gatestack.cluster.processes import ManagedProcess
 from gatestack.cluster.proxy_pod import ENVOY_CONTAINER, is_proxy_pod, plan_proxy_pod, proxy_process
 from gatestack.stand_ins.echo_server import EchoContext, EchoServer, container_environment
@@ -68,9 +80,14 @@ log = logging.getLogger("gatestack.cluster.node_agent")
 
 
 def pod_kind(pod: dict) -> str:
-    """`proxy`, `endpoint-picker`, `model-server` or `echo`: what the node agent runs for the pod."""
+    """`proxy`, `envoy-gateway`, `certgen`, `endpoint-picker`, `model-server` or `echo`: what
+    the node agent runs for the pod."""
     if is_proxy_pod(pod):
         return "proxy"
+    if is_controller_pod(pod):
+        return "envoy-gateway"
+    if is_certgen_pod(pod):
+        return "certgen"
     if is_endpoint_picker_pod(pod):
         return "endpoint-picker"
     labels = pod.get("metadata", {}).get("labels") or {}
@@ -183,17 +200,36 @@ class NodeAgent:
 
         return ProcessRuntime(make)
 
+    def _service_account_credentials(self, pod: dict, seconds: int) -> tuple[str, bytes]:
+        """A token of the pod's ServiceAccount (TokenRequest API) and the cluster's CA."""
+        token = self.api.service_account_token(pod["metadata"]["namespace"], pod["spec"].get("serviceAccountName") or "default", seconds)
+        return token, ClusterPki(self.layout.pki_directory).ca_certificate.read_bytes()
+
+    def _envoy_gateway(self, pod: dict, container: dict, sandbox: PodSandbox) -> ContainerRuntime:
+        """The chart's controller or certgen container: the real binary (`envoy_gateway_pod.py`)."""
+        try:
+            binary = binary_for_image(container.get("image", ""))
+        except ContainerStartError as error:
+            return FaultRuntime(str(error))
+
+        def make() -> ManagedProcess:
+            directory = self._pod_directory(pod)
+            root = directory / "root" / container["name"]
+            token, ca_pem = self._service_account_credentials(pod, envoy_gateway_pod.TOKEN_SECONDS)
+            envoy_gateway_pod.prepare_root(pod, container, root, binary, self._read_object, token, ca_pem)
+            return envoy_gateway_process(pod, container, root, directory / f"{container['name']}.log", sandbox.namespace)
+
+        return ProcessRuntime(make)
+
     def _endpoint_picker(self, pod: dict, sandbox: PodSandbox) -> ContainerRuntime:
         if self.epp_binary is None:
             return FaultRuntime("no epp binary was given to the node agent")
         epp_binary = self.epp_binary
 
         def make() -> ManagedProcess:
-            metadata = pod["metadata"]
             directory = self._pod_directory(pod)
-            token = self.api.service_account_token(metadata["namespace"], pod["spec"]["serviceAccountName"], endpoint_picker_pod.TOKEN_SECONDS)
+            token, ca_pem = self._service_account_credentials(pod, endpoint_picker_pod.TOKEN_SECONDS)
             kubeconfig = directory / "kubeconfig"
-            ca_pem = ClusterPki(self.layout.pki_directory).ca_certificate.read_bytes()
             kubeconfig.write_text(service_account_kubeconfig(API_SERVER_URL_FOR_PODS, ca_pem, token))
             kubeconfig.chmod(0o600)
             plan = plan_endpoint_picker_pod(pod, epp_binary, directory, self._read_object, kubeconfig, self._base_environment())
@@ -245,6 +281,10 @@ class NodeAgent:
                 return self._envoy(pod, sandbox)
             if container["name"] == SHUTDOWN_MANAGER_CONTAINER:
                 return self._shutdown_manager(pod, container, sandbox)
+        if (kind == "envoy-gateway" and container["name"] == envoy_gateway_pod.CONTROLLER_CONTAINER) or (
+            kind == "certgen" and is_certgen_container(container)
+        ):
+            return self._envoy_gateway(pod, container, sandbox)
         if kind == "endpoint-picker" and container["name"] == EPP_CONTAINER:
             return self._endpoint_picker(pod, sandbox)
         if kind == "model-server":
@@ -267,8 +307,9 @@ class NodeAgent:
         running = RunningPod(uid=metadata["uid"], ip=ip, name=f"{metadata['namespace']}/{metadata['name']}", sandbox=sandbox, kind=pod_kind(pod))
         if running.kind == "endpoint-picker":
             running.pool = f"{metadata['namespace']}/{pool_of_pod(pod)}"
+        restart_policy = pod["spec"].get("restartPolicy") or "Always"
         for container in pod["spec"]["containers"]:
-            run = ContainerRun(container, self._runtime(pod, running.kind, container, sandbox), None, ip)  # type: ignore[arg-type]
+            run = ContainerRun(container, self._runtime(pod, running.kind, container, sandbox), None, ip, restart_policy=restart_policy)  # type: ignore[arg-type]
             run.prober = ContainerProber(container, ip, sandbox.namespace, run.request_restart)
             running.containers.append(run)
         for run in running.containers:
@@ -289,8 +330,28 @@ class NodeAgent:
             elif was_running and not run.running:
                 log.warning("pod %s: container %s stopped: %s", running.name, run.name, run.waiting_message or "on request")
 
+    def _report_finished(self, pod: dict, running: RunningPod) -> None:
+        """Write the phase of a pod whose containers all ended: Succeeded when each exited 0,
+        else Failed. The pod is then no longer Running, so the next sync stops and removes it."""
+        statuses = [run.status() for run in running.containers]
+        failed = [run.name for run in running.containers if (run.terminated or {}).get("exitCode") != 0]
+        phase = "Failed" if failed else "Succeeded"
+        conditions = [
+            {"type": kind, "status": "False", "lastTransitionTime": now_rfc3339(), "reason": "PodCompleted"}
+            for kind in ("Ready", "ContainersReady")
+        ]
+        metadata = pod["metadata"]
+        self.api.set_pod_finished(metadata["namespace"], metadata["name"], phase, conditions, statuses)
+        log.info("pod %s %s%s", running.name, phase, f" (failed: {', '.join(failed)})" if failed else "")
+        running.reported = ("finished", phase)
+
     def _report(self, pod: dict, running: RunningPod) -> None:
-        """Write the pod's Ready/ContainersReady conditions and container statuses when they change."""
+        """Write the pod's Ready/ContainersReady conditions and container statuses when they
+        change; its phase once every container ended (`_report_finished`)."""
+        if all(run.terminated is not None for run in running.containers):
+            if not (running.reported and running.reported[0] == "finished"):
+                self._report_finished(pod, running)
+            return
         statuses = [run.status() for run in running.containers]
         ready = running.ready()
         summary = (ready, tuple((item["name"], item["ready"], item["restartCount"], str(item["state"])) for item in statuses))

@@ -4,13 +4,9 @@ Gateway's own install: `pulumi preview` of an EnvoyGatewayController with `insta
 including the certgen hook (its Job and RBAC) that helm.v4.Chart leaves out.
 
 The cluster's namespace has no way out, so what the preview plans can only come from the
-local directory. The program installs into a namespace of its own, `eg-charts`: the cluster's
-own controller (the managed mode) runs in `envoy-gateway-system`, and this stack's destroy deletes
-its namespace, with everything the other tests' controller keeps there. The cluster runs Envoy Gateway's controller out of cluster (the managed mode);
-running the chart's controller pod and the certgen Job's pod as a kubelet would is issue 21's
-next part. Until then `pulumi up` cannot complete: it is run with the Job's wait cut short, to
-show what it creates before the Job and that it starts nothing of the controller's chart
-before the Job completed, and then `pulumi destroy`, to show that it leaves the CRDs.
+local directory. The program (tests/cluster/chart_program.py) installs into a namespace of its
+own, `eg-charts`. What `pulumi up` of it does, with the certgen Job's pod and the controller's
+pod run as a kubelet would, is tests/cluster/test_helm_chart_install.py.
 """
 
 from __future__ import annotations
@@ -21,66 +17,11 @@ from typing import Any
 import pytest
 
 from gatestack.cluster.layout import ClusterLayout
-from gatestack.cluster.lifecycle import inside_command
-from gatestack.engine.deploy import engine_layout
-from gatestack.engine.pulumi_cli import PulumiCli, link_binaries, preview_steps, resource_type_of
-from gatestack.engine.workspace import prepare_program_workspace
-from gatestack.paths import VIRTUALENV
-from gatestack.toolchain.helm_charts import write_released_charts
-from tests.cluster.cluster_support import kubectl
+from gatestack.cluster.node_agent import pod_kind
+from gatestack.engine.pulumi_cli import preview_steps, resource_type_of
+from tests.cluster.chart_program import CERTGEN, NAMESPACE, PROGRAM, VERSION, program_engine
 
-VERSION = "v1.9.0"
 STACK = "charts"
-PROGRAM = '''"""Envoy Gateway installed from the charts in a local directory, and nothing else."""
-import pulumi
-from pulumi_envoy_gateway import EnvoyGatewayController
-
-config = pulumi.Config()
-EnvoyGatewayController(
-    "envoy-gateway", namespace="eg-charts", version=config.require("version"), chart_repository=config.require("chartRepository")
-)
-'''
-
-
-# The same, with the waits of the certgen Job and the controller's Deployment and Service cut to
-# 20 s: their pods do not become Ready here, so `pulumi up` stops at the Job, which shows what it
-# had created by then, and what it had not; a second up, going on past errors, stops at the
-# Deployment and the Service (which pulumi-kubernetes holds until an endpoint is ready) in 20 s,
-# not 10 min each.
-PROGRAM_WAITING_FOR_THE_JOB = PROGRAM.replace(
-    "config = pulumi.Config()\n",
-    """config = pulumi.Config()
-
-
-def short_job_wait(args):
-    if args.type_ not in ("kubernetes:batch/v1:Job", "kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service"):
-        return None
-    timeouts = pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create="20s"))
-    return pulumi.ResourceTransformResult(args.props, pulumi.ResourceOptions.merge(args.opts, timeouts))
-
-
-pulumi.runtime.register_resource_transform(short_job_wait)
-""",
-)
-NAMESPACE = "eg-charts"
-CRDS = ("envoyproxies.gateway.envoyproxy.io", "backendtrafficpolicies.gateway.envoyproxy.io")
-
-
-def program_engine(cluster: ClusterLayout, engine_binaries: dict[str, Path], folder: Path, text: str, stack: str) -> PulumiCli:
-    """The real engine on `text` as a program of its own, its charts written by `gatestack charts`
-    into `folder`, `stack` selected."""
-    write_released_charts(VERSION, folder / "charts")
-    program = folder / "chart-install"
-    program.mkdir()
-    (program / "Pulumi.yaml").write_text("name: chart-install\nruntime: python\n")
-    (program / "__main__.py").write_text(text)
-    layout = engine_layout(cluster)
-    link_binaries(layout, engine_binaries)
-    config = {"chart-install:version": VERSION, "chart-install:chartRepository": str(folder / "charts")}
-    workspace = prepare_program_workspace(layout, program, stack, VIRTUALENV, config)
-    pulumi = PulumiCli(layout, workspace, cluster.kubeconfig, VIRTUALENV, wrap=lambda command: inside_command(cluster, command))
-    pulumi.select_stack(stack)
-    return pulumi
 
 
 @pytest.fixture(scope="module")
@@ -95,38 +36,6 @@ def planned(cluster: ClusterLayout, engine_binaries: dict[str, Path], tmp_path_f
         return steps
     finally:
         pulumi.remove_stack(STACK)
-
-
-def state_objects(pulumi: PulumiCli, stack: str) -> set[tuple[str, str]]:
-    """(type, metadata.name) of each Kubernetes object in the stack's state."""
-    resources = pulumi.export(stack)["deployment"].get("resources") or []
-    return {(item["type"], ((item.get("inputs") or {}).get("metadata") or {}).get("name")) for item in resources}
-
-
-@pytest.fixture(scope="module")
-def applied(cluster: ClusterLayout, engine_binaries: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """What `pulumi up` of the program (the Job's wait cut short) left in the cluster and its
-    state; then, after a second up with `--continue-on-error` (so that what does not wait for
-    the Job, the CRDs, is applied too; the engine then goes on with the controller's Chart as
-    well, and waits 20 s for its Deployment and Service), the state, and which CRDs `pulumi destroy` left."""
-    stack = f"{STACK}-up"
-    pulumi = program_engine(cluster, engine_binaries, tmp_path_factory.mktemp("chart-up"), PROGRAM_WAITING_FOR_THE_JOB, stack)
-    try:
-        up = pulumi.run(["up", "--stack", stack, "--yes", "--skip-preview"], echo=False, check=False)
-        found = {
-            kind: kubectl(cluster, "get", kind, "--namespace", NAMESPACE, "--ignore-not-found", "--output", "name").stdout.split()
-            for kind in ("serviceaccounts", "roles", "rolebindings", "jobs", "deployments")
-        }
-        in_state = state_objects(pulumi, stack)
-        pulumi.run(["up", "--stack", stack, "--yes", "--skip-preview", "--continue-on-error"], echo=False, check=False)
-        in_state_after_all = state_objects(pulumi, stack)
-        destroy = pulumi.run(["destroy", "--stack", stack, "--yes", "--skip-preview"], echo=False, check=False)
-        kept = [crd for crd in CRDS if kubectl(cluster, "get", "crd", crd, "--ignore-not-found", "--output", "name").stdout.strip()]
-        others = kubectl(cluster, "get", "namespace", "envoy-gateway-system", "--ignore-not-found", "--output", "name").stdout.split()
-        print(f"pulumi up exited {up.returncode}; in the namespace then: {found}; after destroy (exit {destroy.returncode}) CRDs kept: {kept}")
-        return {"up": up, "found": found, "in_state": in_state, "in_state_after_all": in_state_after_all, "destroy": destroy, "kept": kept, "others": others}
-    finally:
-        pulumi.remove_stack(stack)
 
 
 def step_of(steps: list[dict[str, Any]], resource_type: str, name: str) -> tuple[int, dict[str, Any]]:
@@ -160,7 +69,6 @@ def test_the_controller_chart_renders_the_released_controller(planned: list[dict
     assert "envoy-gateway" in created(planned, "kubernetes:core/v1:Service")
 
 
-CERTGEN = "eg-gateway-helm-certgen"
 CERTGEN_RBAC = (
     ("kubernetes:core/v1:ServiceAccount", CERTGEN),
     ("kubernetes:rbac.authorization.k8s.io/v1:Role", CERTGEN),
@@ -230,33 +138,12 @@ def test_the_crds_chart_renders_envoy_gateways_and_gateway_apis_crds(planned: li
 
 
 
-def test_up_creates_the_certgen_job_and_its_rbac_and_waits_for_the_job_before_the_controller(applied: dict[str, Any]) -> None:
-    # GIVEN a cluster where nothing runs the certgen Job's pod WHEN `pulumi up` (20 s for the Job)
-    up = applied["up"]
-    # THEN up stops at the Job, having created its ServiceAccount, Role and RoleBinding, and the Job
-    assert up.returncode != 0 and CERTGEN in up.stdout + up.stderr, up.stdout[-3000:]
-    found, in_state = applied["found"], applied["in_state"]
-    assert f"serviceaccount/{CERTGEN}" in found["serviceaccounts"], found
-    assert f"role.rbac.authorization.k8s.io/{CERTGEN}" in found["roles"], found
-    assert f"rolebinding.rbac.authorization.k8s.io/{CERTGEN}" in found["rolebindings"], found
-    assert {*CERTGEN_RBAC, ("kubernetes:batch/v1:Job", CERTGEN)} <= in_state, sorted(in_state, key=str)
-    # AND nothing of the controller's Chart was created: no Deployment, in the cluster or the state
-    assert found["deployments"] == [], found
-    assert ("kubernetes:apps/v1:Deployment", "envoy-gateway") not in in_state
-
-
-def test_destroy_leaves_the_crds_the_stack_applied(applied: dict[str, Any]) -> None:
-    # GIVEN the CRDs the stack applied (server-side: its state holds them)
-    crd_type = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
-    assert {(crd_type, crd) for crd in CRDS} <= applied["in_state_after_all"], sorted(applied["in_state_after_all"], key=str)
-    # THEN destroy succeeds and leaves them in the cluster (retain_on_delete)
-    assert applied["destroy"].returncode == 0, applied["destroy"].stdout[-3000:] + applied["destroy"].stderr[-3000:]
-    assert applied["kept"] == list(CRDS)
-
-
-def test_destroy_leaves_the_clusters_own_controller_namespace(applied: dict[str, Any]) -> None:
-    # GIVEN the cluster's managed controller in `envoy-gateway-system`, which the tests after this
-    # one deploy their stacks against, and this stack's controller in a namespace of its own
-    # THEN destroying this stack deletes its own namespace only
-    assert applied["destroy"].returncode == 0
-    assert applied["others"] == ["namespace/envoy-gateway-system"], applied["others"]
+def test_the_node_agent_runs_the_charts_controller_and_certgen_pods_as_envoy_gateway(planned: list[dict[str, Any]]) -> None:
+    # GIVEN the pod templates the chart renders (labels, container command and arguments)
+    deployment = created(planned, "kubernetes:apps/v1:Deployment")["envoy-gateway"]
+    job = created(planned, "kubernetes:batch/v1:Job")[CERTGEN]
+    # THEN the node agent recognises each and runs the envoy-gateway binary for it, not a stand-in
+    assert pod_kind(deployment["spec"]["template"]) == "envoy-gateway"
+    assert pod_kind(job["spec"]["template"]) == "certgen"
+    # AND the Job's pod is one whose end is its container's exit
+    assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"

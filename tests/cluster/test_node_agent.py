@@ -19,7 +19,9 @@ import pytest
 import yaml
 
 from gatestack.cluster import netns
+from gatestack.cluster.envoy_gateway_pod import SERVICE_ACCOUNT_DIRECTORY
 from gatestack.cluster.layout import ClusterLayout, NODE_NAME
+from gatestack.cluster.pki import ClusterPki
 from gatestack.cluster.node_agent import NodeAgent, unrunnable_image_reason
 from gatestack.cluster.pod_network import remove_all_pod_namespaces
 from gatestack.toolchain.cluster_builds import CNI_PLUGINS_DIRECTORY, ensure_cni_plugins
@@ -44,6 +46,13 @@ class ApiStandIn:
 
     def set_pod_status(self, namespace: str, name: str, conditions: list[dict], container_statuses: list[dict]) -> None:
         self.statuses[f"{namespace}/{name}"] = {"conditions": conditions, "containerStatuses": container_statuses}
+
+    def set_pod_finished(self, namespace: str, name: str, phase: str, conditions: list[dict], container_statuses: list[dict]) -> None:
+        self.statuses[f"{namespace}/{name}"] = {"phase": phase, "conditions": conditions, "containerStatuses": container_statuses}
+        next(item for item in self.listed if item["metadata"]["name"] == name)["status"]["phase"] = phase
+
+    def service_account_token(self, namespace: str, name: str, seconds: int) -> str:
+        return f"token-of-{namespace}-{name}"
 
     def ready(self, name: str) -> bool:
         status = self.statuses.get(f"default/{name}")
@@ -73,6 +82,8 @@ def cluster_namespace(tmp_path: Path):
     ensure_cni_plugins()
     before = host_network()
     layout = ClusterLayout(tmp_path / "state")
+    layout.pki_directory.mkdir(parents=True)
+    ClusterPki(layout.pki_directory).ca_certificate.write_text("the cluster's CA\n")
     netns.create(layout.network_namespace)
     api = ApiStandIn()
     agent = NodeAgent(api, layout, Path("/nonexistent/envoy"), CNI_PLUGINS_DIRECTORY)  # type: ignore[arg-type]
@@ -156,6 +167,57 @@ def test_a_container_that_cannot_start_crash_loops_with_the_reason_and_is_never_
     waiting = api.statuses["default/broken"]["containerStatuses"][0]["state"]["waiting"]
     assert "registry.gatestack.invalid" in waiting["message"] and "never resolves" in waiting["message"]
     assert not api.ready("broken")
+
+
+def job_pod(name: str, image: str, arguments: list[str]) -> dict:
+    """A pod of gateway-helm's certgen Job (templates/certgen.yaml), with `arguments`."""
+    return {
+        "metadata": {"name": name, "namespace": "default", "uid": f"uid-{name}", "labels": {"app": "certgen"},
+                     "ownerReferences": [{"kind": "Job", "name": name}]},
+        "spec": {"nodeName": NODE_NAME, "restartPolicy": "Never", "serviceAccountName": "eg-gateway-helm-certgen", "containers": [{
+            "name": "envoy-gateway-certgen", "image": image, "command": ["envoy-gateway", "certgen"], "args": arguments,
+            "env": [{"name": "ENVOY_GATEWAY_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}],
+        }]},
+        "status": {"phase": "Running", "podIP": "10.244.0.41"},
+    }
+
+
+def phase_of(api: ApiStandIn, name: str) -> str:
+    return (api.statuses.get(f"default/{name}") or {}).get("phase", "")
+
+
+def test_a_job_pods_container_that_exits_0_makes_the_pod_succeeded_and_is_not_restarted(cluster_namespace) -> None:
+    layout, api, agent = cluster_namespace
+    # GIVEN a certgen pod (restartPolicy Never) whose real envoy-gateway prints its help and exits 0
+    api.listed = [job_pod("certgen", "docker.io/envoyproxy/gateway:v1.9.0", ["--help"])]
+    # THEN the pod is Succeeded, its container terminated with exit code 0, never restarted
+    assert sync_until(layout, agent, lambda: phase_of(api, "certgen") == "Succeeded"), api.statuses
+    (status,) = api.statuses["default/certgen"]["containerStatuses"]
+    assert status["state"]["terminated"]["exitCode"] == 0 and status["state"]["terminated"]["reason"] == "Completed", status
+    assert status["restartCount"] == 0
+    assert "certgen" in (layout.pods_directory / "default_certgen" / "envoy-gateway-certgen.log").read_text()
+    # AND it ran chrooted with its ServiceAccount's credentials where in-cluster config reads them
+    credentials = layout.pods_directory / "default_certgen" / "root" / "envoy-gateway-certgen" / SERVICE_ACCOUNT_DIRECTORY
+    assert (credentials / "token").read_text() == "token-of-default-eg-gateway-helm-certgen"
+    assert (credentials / "ca.crt").read_text() == "the cluster's CA\n" and (credentials / "namespace").read_text() == "default"
+    # AND once no longer Running, the pod's namespace is removed
+    netns.call_inside(layout.network_namespace, agent.sync)
+    assert netns.names_with_prefix(f"{layout.network_namespace}-") == []
+
+
+def test_a_job_pods_container_that_fails_makes_the_pod_failed(cluster_namespace) -> None:
+    layout, api, agent = cluster_namespace
+    # GIVEN certgen pods whose container exits 1 (an unknown flag), or cannot start (a tag not built)
+    api.listed = [job_pod("bad-flag", "docker.io/envoyproxy/gateway:v1.9.0", ["--no-such-flag"]),
+                  job_pod("not-built", "docker.io/envoyproxy/gateway:v0.0.0-not-built", [])]
+    api.listed[1]["status"]["podIP"] = "10.244.0.42"
+    # THEN both pods are Failed, with the reason, and neither container was restarted
+    assert sync_until(layout, agent, lambda: phase_of(api, "bad-flag") == "Failed" and phase_of(api, "not-built") == "Failed"), api.statuses
+    (exited,) = api.statuses["default/bad-flag"]["containerStatuses"]
+    assert exited["state"]["terminated"]["exitCode"] == 1 and exited["restartCount"] == 0, exited
+    (unbuilt,) = api.statuses["default/not-built"]["containerStatuses"]
+    assert unbuilt["state"]["terminated"]["reason"] == "StartError", unbuilt
+    assert "envoy-gateway v0.0.0-not-built has not been built" in unbuilt["state"]["terminated"]["message"]
 
 
 def test_only_invalid_registries_are_the_deliberate_fault() -> None:
