@@ -7,7 +7,8 @@ runs nothing. For each such pod this agent, as a kubelet with a container runtim
    plugins (`pod_network.py`), and writes the address CNI gave it into the pod's status;
 2. starts each container inside that namespace, by the pod's kind (`pod_kind`, from labels the
    stack's components and Envoy Gateway set), binding the ports its spec declares:
-   - an Envoy Gateway proxy pod -> a real Envoy configured by the controller (`proxy_pod.py`)
+   - an Envoy Gateway proxy pod -> a real Envoy configured by its controller's xDS (`proxy_pod.py`:
+     the out-of-cluster one, or the pod of a chart's controller behind the xDS Service)
      and the real `envoy-gateway envoy shutdown-manager` for its `shutdown-manager` container;
    - an InferencePool's Endpoint Picker pod -> the real upstream `epp` binary with the pod's
      own arguments and ServiceAccount (`endpoint_picker_pod.py`);
@@ -61,7 +62,8 @@ from gatestack.cluster.endpoint_picker_pod import (
 )
 from gatestack.cluster.envoy_gateway_pod import binary_for_image, envoy_gateway_process, is_certgen_container, is_certgen_pod, is_controller_pod
 from gatestack.cluster.kubernetes_api import ClusterApi
-from gatestack.cluster.layout import NODE_NAME, ClusterLayout, endpoint_picker_stop_request
+from gatestack.cluster.layout import BRIDGE_ADDRESS, NODE_NAME, ClusterLayout, endpoint_picker_stop_request
+from gatestack.cluster.load_balancer import ready_endpoints
 from gatestack.stand_ins.vllm_server import ModelServerIdentity, ModelServerStandIn, served_model
 from gatestack.cluster.pki import ClusterPki
 from gatestack.cluster.pod_network import PodNetwork, PodSandbox
@@ -76,6 +78,7 @@ from gatestack.stand_ins.echo_server import EchoContext, EchoServer, container_e
 from gateway_config.inference_manifests import EPP_CONTAINER, MODEL_SERVER_COMPONENT, MODEL_SERVER_COMPONENT_LABEL
 
 SHUTDOWN_MANAGER_CONTAINER = "shutdown-manager"
+XDS_PORT_NAME = "grpc"  # gateway-helm's name of the controller Service's xDS port (18000)
 log = logging.getLogger("gatestack.cluster.node_agent")
 
 
@@ -176,10 +179,17 @@ class NodeAgent:
     def _envoy(self, pod: dict, sandbox: PodSandbox) -> ContainerRuntime:
         def make() -> ManagedProcess:
             directory = self._pod_directory(pod)
-            plan = plan_proxy_pod(pod, self.envoy_binary, directory, self._read_object, self._base_environment())
+            plan = plan_proxy_pod(pod, self.envoy_binary, directory, self._read_object, self._base_environment(), self._xds_address)
             return proxy_process(pod, plan, directory / "envoy.log", sandbox.namespace)
 
         return ProcessRuntime(make)
+
+    def _xds_address(self, namespace: str, service: str) -> str:
+        """Where a proxy reaches the xDS Service its bootstrap names: the ready controller pod
+        behind it (a chart's controller, port `grpc` as gateway-helm names it), else the
+        out-of-cluster controller on the pods' bridge (the managed mode has no such Service)."""
+        endpoints = ready_endpoints(self.api.endpoint_slices(), namespace, service, {"name": XDS_PORT_NAME})
+        return endpoints[0][0] if endpoints else BRIDGE_ADDRESS
 
     def _shutdown_manager(self, pod: dict, container: dict, sandbox: PodSandbox) -> ContainerRuntime:
         if self.envoy_gateway_binary is None:

@@ -9,7 +9,8 @@ ready listeners on their usual ports, whatever the controller holds in the clust
 namespace). One thing differs from a real node and is rewritten in the bootstrap the
 controller rendered: the xDS cluster's address (`envoy-gateway.envoy-gateway-system.svc.
 cluster.local.`) is the pods' bridge address, where the out-of-cluster controller serves xDS
-in the cluster's namespace (there is no cluster DNS). Mount paths in the bootstrap and in the
+in the cluster's namespace (there is no cluster DNS), or, for the proxies of a controller the
+chart installed, the ready pod behind that Service (the node agent looks it up). Mount paths in the bootstrap and in the
 mounted files (the SDS files name `/certs/...`) point at the pod's folder.
 """
 
@@ -19,7 +20,7 @@ import base64
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import yaml
 
@@ -118,6 +119,17 @@ def _socket_addresses(node: Any) -> list[dict]:
     return found
 
 
+def xds_service(bootstrap: dict) -> Optional[tuple[str, str]]:
+    """(namespace, name) of the Service the xDS cluster names (`<name>.<namespace>.svc...`), or None."""
+    for cluster in bootstrap.get("static_resources", {}).get("clusters") or []:
+        if cluster.get("name") == XDS_CLUSTER:
+            for address in _socket_addresses(cluster):
+                parts = str(address.get("address", "")).split(".")
+                if len(parts) > 2 and parts[2] == "svc":
+                    return parts[1], parts[0]
+    return None
+
+
 def rewrite_bootstrap(bootstrap: dict, controller_address: str = BRIDGE_ADDRESS) -> dict:
     """The controller's bootstrap with its xDS cluster at `controller_address` (see module doc)."""
     static = bootstrap.get("static_resources", {})
@@ -150,7 +162,10 @@ def plan_proxy_pod(
     directory: Path,
     read_object: Callable[[str, str, str], dict],
     base_environment: dict[str, str],
+    xds_address: Callable[[str, str], str] = lambda namespace, name: BRIDGE_ADDRESS,
 ) -> ProxyPodPlan:
+    """`xds_address(namespace, name)` is where the controller behind the xDS Service the bootstrap
+    names listens [the out-of-cluster controller on the pods' bridge]."""
     containers = {container["name"]: container for container in pod["spec"]["containers"]}
     container = containers[ENVOY_CONTAINER]
     metadata = pod["metadata"]
@@ -164,7 +179,9 @@ def plan_proxy_pod(
     bootstrap = None
     for index, argument in enumerate(arguments[:-1]):
         if argument == "--config-yaml":
-            bootstrap = rewrite_bootstrap(yaml.safe_load(rewrite_mount_paths(arguments[index + 1], mounts)))
+            bootstrap = yaml.safe_load(rewrite_mount_paths(arguments[index + 1], mounts))
+            service = xds_service(bootstrap)
+            bootstrap = rewrite_bootstrap(bootstrap, xds_address(*service) if service else BRIDGE_ADDRESS)
             arguments[index + 1] = yaml.safe_dump(bootstrap, sort_keys=False)
     if bootstrap is None:
         raise ValueError(f"proxy pod {metadata['namespace']}/{metadata['name']} has no --config-yaml argument")

@@ -21,6 +21,7 @@ from gatestack.cluster.proxy_pod import (
     materialize_volumes,
     rewrite_bootstrap,
     rewrite_mount_paths,
+    xds_service,
 )
 from gatestack.stand_ins.echo_server import EchoServer
 from gatestack.engine.workspace import local_cluster_stack_file, with_managed_controller
@@ -96,6 +97,11 @@ def test_volumes_are_written_from_their_config_maps_and_secrets(tmp_path: Path) 
     mounts = materialize_volumes(pod, container, tmp_path, lambda kind, namespace, name: objects[(kind, name)])
     assert (mounts["/certs"] / "tls.crt").read_bytes() == b"CERT"
     assert sorted(path.name for path in mounts["/sds"].iterdir()) == ["xds-trusted-ca.json"]
+
+
+def test_the_xds_service_is_read_from_the_bootstrap_so_a_charts_controller_can_be_found() -> None:
+    assert xds_service(controller_bootstrap()) == ("envoy-gateway-system", "envoy-gateway")
+    assert xds_service({"static_resources": {"clusters": []}}) is None
 
 
 def test_only_envoy_gateway_proxy_pods_are_run_as_envoy() -> None:

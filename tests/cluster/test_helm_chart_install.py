@@ -3,7 +3,8 @@
 as a kubelet would run them (gatestack/cluster/envoy_gateway_pod.py): the certgen Job's pod runs
 `envoy-gateway certgen` to completion, which marks the Job complete and lets the controller's
 Chart go on, and the controller's pod runs the real controller with the chart's arguments, its
-mounted config and certificates, and its ServiceAccount's credentials, until it is Ready.
+mounted config and certificates, and its ServiceAccount's credentials, until it is Ready; a
+Gateway of its class is Programmed, its proxy configured over xDS by that controller's pod.
 
 The chart's controller runs beside the cluster's managed one (`envoy-gateway-system`), which
 every other test deploys against, so the program gives it a controllerName of its own: it acts
@@ -27,6 +28,7 @@ from tests.cluster.cluster_support import kubectl, kubectl_json
 STACK = "charts-up"
 CONTROLLER_NAME = "gatestack.dev/chart-install-test"
 GATEWAY_CLASS = "chart-install-test"
+GATEWAY = "chart-installed"
 # The program with a controllerName of its own; without Gateway API's CRDs, which the cluster
 # ships (the channel Envoy Gateway's own CRD file has: gateway-crds-helm's default differs in
 # BackendTLSPolicy, a server-side apply conflict with the cluster's field manager), as a stack on
@@ -54,7 +56,7 @@ pulumi.runtime.register_resource_transform(bounded_waits)
 """,
 )
 assert CONTROLLER_NAME in PROGRAM_INSTALLED and "install_gateway_api_crds=False" in PROGRAM_INSTALLED and "bounded_waits" in PROGRAM_INSTALLED
-ACCEPTED_TIMEOUT_SECONDS = 90
+PROGRAMMED_TIMEOUT_SECONDS = 150
 
 
 def state_outputs(pulumi: Any, stack: str, resource_type: str, name: str) -> dict[str, Any]:
@@ -72,25 +74,36 @@ def audit_events(cluster: ClusterLayout, namespace: str) -> list[dict[str, Any]]
     return [event for event in events if event.get("user", {}).get("username", "").startswith(prefix)]
 
 
-def gateway_class_accepted(cluster: ClusterLayout, folder: Path) -> dict[str, Any]:
-    """Apply a GatewayClass of the chart's controllerName; its Accepted condition once True (or
-    what it had after `ACCEPTED_TIMEOUT_SECONDS`), then delete it."""
-    manifest = folder / "gateway-class.json"
-    manifest.write_text(json.dumps({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
-                                    "metadata": {"name": GATEWAY_CLASS}, "spec": {"controllerName": CONTROLLER_NAME}}))
+def condition(item: dict[str, Any], kind: str) -> dict[str, Any]:
+    return next((entry for entry in item.get("status", {}).get("conditions") or [] if entry["type"] == kind), {})
+
+
+def gateway_conditions(cluster: ClusterLayout, folder: Path) -> dict[str, dict[str, Any]]:
+    """Apply a GatewayClass of the chart's controllerName and a Gateway of it (one HTTP listener)
+    in the chart's namespace; the class's Accepted and the Gateway's Programmed conditions once
+    both are True (or what they were after `PROGRAMMED_TIMEOUT_SECONDS`); then delete both."""
+    manifest = folder / "gateway.json"
+    manifest.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+         "metadata": {"name": GATEWAY_CLASS}, "spec": {"controllerName": CONTROLLER_NAME}},
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": GATEWAY, "namespace": NAMESPACE},
+         "spec": {"gatewayClassName": GATEWAY_CLASS, "listeners": [{"name": "http", "protocol": "HTTP", "port": 80}]}},
+    ]}))
     kubectl(cluster, "apply", "--filename", str(manifest))
-    deadline = time.monotonic() + ACCEPTED_TIMEOUT_SECONDS
-    accepted: dict[str, Any] = {}
+    deadline = time.monotonic() + PROGRAMMED_TIMEOUT_SECONDS
+    found: dict[str, dict[str, Any]] = {}
     try:
         while time.monotonic() < deadline:
-            found = kubectl_json(cluster, "get", "gatewayclass", GATEWAY_CLASS)
-            accepted = next((item for item in found.get("status", {}).get("conditions") or [] if item["type"] == "Accepted"), {})
-            if accepted.get("status") == "True":
+            found = {
+                "accepted": condition(kubectl_json(cluster, "get", "gatewayclass", GATEWAY_CLASS), "Accepted"),
+                "programmed": condition(kubectl_json(cluster, "get", "gateway", GATEWAY, "--namespace", NAMESPACE), "Programmed"),
+            }
+            if all(item.get("status") == "True" for item in found.values()):
                 break
             time.sleep(2)
     finally:
-        kubectl(cluster, "delete", "gatewayclass", GATEWAY_CLASS, "--ignore-not-found", check=False)
-    return accepted
+        kubectl(cluster, "delete", "--filename", str(manifest), "--ignore-not-found", "--wait=false", check=False)
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +128,7 @@ def installed(cluster: ClusterLayout, engine_binaries: dict[str, Path], tmp_path
         if up.returncode == 0:
             found["job"] = state_outputs(pulumi, STACK, "kubernetes:batch/v1:Job", CERTGEN)
             found["deployment_in_state"] = state_outputs(pulumi, STACK, "kubernetes:apps/v1:Deployment", "envoy-gateway")
-            found["accepted"] = gateway_class_accepted(cluster, folder)
+            found.update(gateway_conditions(cluster, folder))
         destroy = pulumi.run(["destroy", "--stack", STACK, "--yes", "--skip-preview"], echo=False, check=False)
         kept = [crd for crd in CRDS if kubectl(cluster, "get", "crd", crd, "--ignore-not-found", "--output", "name").stdout.strip()]
         others = kubectl(cluster, "get", "namespace", "envoy-gateway-system", "--ignore-not-found", "--output", "name").stdout.split()
@@ -123,10 +136,6 @@ def installed(cluster: ClusterLayout, engine_binaries: dict[str, Path], tmp_path
         return {"up": up, **found, "destroy": destroy, "kept": kept, "others": others}
     finally:
         pulumi.remove_stack(STACK)
-
-
-def condition(item: dict[str, Any], kind: str) -> dict[str, Any]:
-    return next((entry for entry in item.get("status", {}).get("conditions") or [] if entry["type"] == kind), {})
 
 
 def test_up_completes_once_the_certgen_job_ran_to_completion(installed: dict[str, Any]) -> None:
@@ -190,6 +199,14 @@ def test_the_chart_controller_acts_on_its_own_controller_name_only(installed: di
     # THEN a GatewayClass of that name is accepted, which only the chart's controller can do
     assert installed["up"].returncode == 0
     assert installed["accepted"].get("status") == "True", installed["accepted"]
+
+
+def test_a_gateway_of_the_chart_controller_is_programmed_by_its_proxies_own_xds(installed: dict[str, Any]) -> None:
+    # GIVEN a Gateway of that class: the chart's controller creates its proxy Deployment, whose
+    # Envoy reaches xDS at the controller's Service (its pod, with the certificates certgen made)
+    # THEN the Gateway is Programmed: the proxy became Ready on the listeners that xDS sent
+    assert installed["up"].returncode == 0
+    assert installed["programmed"].get("status") == "True", installed["programmed"]
 
 
 def test_destroy_leaves_the_crds_the_stack_applied(installed: dict[str, Any]) -> None:
