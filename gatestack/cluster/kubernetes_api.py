@@ -54,18 +54,16 @@ class ClusterApi:
         conditions = [{"type": kind, "status": status} for kind in ("Ready", "ContainersReady")]
         self.core.patch_namespaced_pod_status(name, namespace, {"status": {"conditions": conditions}})
 
-    def set_pod_status(self, namespace: str, name: str, conditions: list[dict], container_statuses: list[dict]) -> None:
-        """Write the pod's conditions (merged by type) and its container statuses, as the kubelet does."""
-        self.core.patch_namespaced_pod_status(
-            name, namespace, {"status": {"conditions": conditions, "containerStatuses": container_statuses}}
-        )
-
-    def set_pod_finished(self, namespace: str, name: str, phase: str, conditions: list[dict], container_statuses: list[dict]) -> None:
-        """Write the phase (`Succeeded` or `Failed`) of a pod whose containers all ended, with
-        their terminated statuses, as the kubelet does; a Job's controller counts it from there."""
-        self.core.patch_namespaced_pod_status(
-            name, namespace, {"status": {"phase": phase, "conditions": conditions, "containerStatuses": container_statuses}}
-        )
+    def set_pod_status(
+        self, namespace: str, name: str, conditions: list[dict], container_statuses: list[dict], phase: str | None = None
+    ) -> None:
+        """Write the pod's conditions (merged by type) and its container statuses, as the kubelet
+        does; with `phase` [unchanged], also the phase (`Succeeded` or `Failed` once its containers
+        all ended: a Job's controller counts the pod from there)."""
+        status: dict[str, Any] = {"conditions": conditions, "containerStatuses": container_statuses}
+        if phase is not None:
+            status["phase"] = phase
+        self.core.patch_namespaced_pod_status(name, namespace, {"status": status})
 
     def set_pod_ip(self, namespace: str, name: str, ip: str) -> None:
         """Write the pod's address (`podIP`, `podIPs`), as the kubelet does from the CNI result."""

@@ -351,7 +351,7 @@ class NodeAgent:
             for kind in ("Ready", "ContainersReady")
         ]
         metadata = pod["metadata"]
-        self.api.set_pod_finished(metadata["namespace"], metadata["name"], phase, conditions, statuses)
+        self.api.set_pod_status(metadata["namespace"], metadata["name"], conditions, statuses, phase=phase)
         log.info("pod %s %s%s", running.name, phase, f" (failed: {', '.join(failed)})" if failed else "")
         running.reported = ("finished", phase)
 

@@ -44,12 +44,11 @@ class ApiStandIn:
         pod = next(item for item in self.listed if item["metadata"]["name"] == name)
         pod["status"].update(podIP=ip, podIPs=[{"ip": ip}])
 
-    def set_pod_status(self, namespace: str, name: str, conditions: list[dict], container_statuses: list[dict]) -> None:
+    def set_pod_status(self, namespace: str, name: str, conditions: list[dict], container_statuses: list[dict], phase: str | None = None) -> None:
         self.statuses[f"{namespace}/{name}"] = {"conditions": conditions, "containerStatuses": container_statuses}
-
-    def set_pod_finished(self, namespace: str, name: str, phase: str, conditions: list[dict], container_statuses: list[dict]) -> None:
-        self.statuses[f"{namespace}/{name}"] = {"phase": phase, "conditions": conditions, "containerStatuses": container_statuses}
-        next(item for item in self.listed if item["metadata"]["name"] == name)["status"]["phase"] = phase
+        if phase is not None:
+            self.statuses[f"{namespace}/{name}"]["phase"] = phase
+            next(item for item in self.listed if item["metadata"]["name"] == name)["status"]["phase"] = phase
 
     def service_account_token(self, namespace: str, name: str, seconds: int) -> str:
         return f"token-of-{namespace}-{name}"
