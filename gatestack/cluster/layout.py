@@ -108,6 +108,14 @@ class ClusterLayout:
         return self.state_directory / "failed"
 
     @property
+    def without_envoy_gateway_file(self) -> Path:
+        """Present in a cluster started without an Envoy Gateway of its own (`cluster up
+        --without-envoy-gateway`): as a fresh kind, EKS or GKE cluster is, it has neither
+        Envoy Gateway's nor Gateway API's CRDs and runs no controller outside a pod; a stack
+        with `controller.install: true` installs them from the charts."""
+        return self.state_directory / "without-envoy-gateway"
+
+    @property
     def supervisor_log(self) -> Path:
         return self.logs_directory / "supervisor.log"
 

@@ -76,10 +76,26 @@ def _clear(layout: ClusterLayout) -> None:
         shutil.rmtree(layout.state_directory)
 
 
-def up(layout: ClusterLayout, resolve_binaries: Callable[[], dict], progress: Callable[[str], None]) -> ClusterInfo:
-    """Start the cluster (or return the running one). `resolve_binaries` builds what is missing."""
+def up(
+    layout: ClusterLayout,
+    resolve_binaries: Callable[[], dict],
+    progress: Callable[[str], None],
+    envoy_gateway: bool = True,
+) -> ClusterInfo:
+    """Start the cluster (or return the running one). `resolve_binaries` builds what is missing.
+
+    `envoy_gateway` [True]: the cluster applies Envoy Gateway's and Gateway API's CRDs and runs
+    Envoy Gateway's controller outside any pod, as ACK's managed add-on does (the mode of
+    `controller.install: false`). False: it has neither, as a fresh cluster anywhere else; a
+    running cluster of the other mode is refused, since it cannot change mode while it runs."""
     info = running_cluster(layout)
     if info is not None:
+        if has_envoy_gateway(layout) != envoy_gateway:
+            raise ClusterError(
+                f"the local cluster in {layout.state_directory} is running "
+                f"{'with' if has_envoy_gateway(layout) else 'without'} an Envoy Gateway of its own; "
+                f"stop it with `make down` to start one {'with' if envoy_gateway else 'without'}"
+            )
         progress(f"local cluster already running (supervisor pid {info.supervisor_pid})")
         return info
     if supervisor_pid(layout) is not None:
@@ -87,6 +103,8 @@ def up(layout: ClusterLayout, resolve_binaries: Callable[[], dict], progress: Ca
     binaries = resolve_binaries()
     _clear(layout)
     layout.logs_directory.mkdir(parents=True)
+    if not envoy_gateway:
+        layout.without_envoy_gateway_file.write_text("no Envoy Gateway CRDs or controller of the cluster's own\n")
     binaries_file(layout).write_text(json.dumps(binaries, indent=1, default=str))
     netns.create(layout.network_namespace)
     progress(f"starting the local cluster in network namespace {layout.network_namespace} (logs: {layout.logs_directory})")
@@ -115,6 +133,11 @@ def up(layout: ClusterLayout, resolve_binaries: Callable[[], dict], progress: Ca
         time.sleep(0.3)
     down(layout, lambda _: None)
     raise ClusterError(f"the local cluster was not ready within {READY_TIMEOUT_SECONDS} s; see {layout.supervisor_log}")
+
+
+def has_envoy_gateway(layout: ClusterLayout) -> bool:
+    """Whether the cluster applies Envoy Gateway's CRDs and runs its controller itself (see `up`)."""
+    return not layout.without_envoy_gateway_file.exists()
 
 
 def down(layout: ClusterLayout, progress: Callable[[str], None]) -> None:
@@ -148,6 +171,7 @@ def status(layout: ClusterLayout) -> dict:
         "networkNamespace": layout.network_namespace,
         "kubeconfig": str(layout.kubeconfig),
         "apiServer": layout.api_server_url,
+        "envoyGateway": "managed (outside any pod)" if has_envoy_gateway(layout) else "none (install it from the charts)",
         **details,
     }
 

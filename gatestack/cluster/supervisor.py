@@ -60,6 +60,7 @@ class Supervisor:
                       for key, value in json.loads(binaries_file(layout).read_text()).items()}
         self.processes: list[ManagedProcess] = []  # the control plane: one that dies stops the cluster
         self.controller: ManagedProcess | None = None
+        self.managed_envoy_gateway = not self.layout.without_envoy_gateway_file.exists()
         self.stopping = threading.Event()
         self.node_agent: NodeAgent | None = None
         self.load_balancer: LoadBalancerController | None = None
@@ -79,10 +80,13 @@ class Supervisor:
         started = time.monotonic()
         self.processes += start_control_plane(binaries, paths["kubectl"], self.layout, pki)
         log.info("control plane up in %.1f s", time.monotonic() - started)
-        apply_crds(paths["kubectl"], self.layout, paths["crds"])
-        log.info("CRDs established")
-        self.controller = start_envoy_gateway(paths["envoy-gateway"], paths["kubectl"], self.layout)
-        log.info("Envoy Gateway controller ready")
+        if self.managed_envoy_gateway:
+            apply_crds(paths["kubectl"], self.layout, paths["crds"])
+            log.info("CRDs established")
+            self.controller = start_envoy_gateway(paths["envoy-gateway"], paths["kubectl"], self.layout)
+            log.info("Envoy Gateway controller ready")
+        else:
+            log.info("no Envoy Gateway of the cluster's own: a stack installs its CRDs and controller")
         api = ClusterApi(self.layout.kubeconfig)
         self.node_agent = NodeAgent(
             api, self.layout, paths["envoy"], paths["cni-plugins"], paths.get("epp"), paths["envoy-gateway"]
@@ -127,6 +131,8 @@ class Supervisor:
     def keep_controller(self) -> None:
         """Stop the controller while a stop is requested; otherwise restart it if it exited
         (its Deployment would)."""
+        if not self.managed_envoy_gateway:
+            return
         stop_requested = controller_stop_request_file(self.layout).exists()
         running = self.controller is not None and self.controller.running
         if stop_requested and running:

@@ -31,6 +31,19 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
+def cluster_without_envoy_gateway(tmp_path_factory: pytest.TempPathFactory):
+    """A second local cluster, as a fresh kind, EKS or GKE cluster is: no Envoy Gateway or
+    Gateway API CRDs and no controller of its own, for stacks that install Envoy Gateway from
+    its charts (`controller.install: true`) with the default controllerName."""
+    layout = ClusterLayout(tmp_path_factory.mktemp("cluster-without-envoy-gateway"))
+    try:
+        up(layout, cluster_binaries, print, envoy_gateway=False)
+        yield layout
+    finally:
+        down(layout, print)
+
+
+@pytest.fixture(scope="session")
 def engine_binaries() -> dict[str, Path]:
     return pulumi_engine_binaries()
 
