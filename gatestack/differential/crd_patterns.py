@@ -37,6 +37,8 @@ INSERTIONS = (*string.ascii_letters[:3], *string.digits[:2], *string.punctuation
               "%20", "%7E", "%2F", "%5C", "%zz", "%")
 # A CEL rule's `self.<field>.matches(<regex>)`, the regex in any of CEL's string quotings.
 _CEL_MATCHES = re.compile(r"self\.(\w+)\.matches\(r?(?:\"\"\"(.*?)\"\"\"|'(.*?)'|\"(.*?)\")\)", re.S)
+# A CEL rule comparing an item's field with strings: `l.protocol == 'HTTPS'`, `l.protocol in ['HTTP', 'TCP']`.
+_CEL_COMPARISON = re.compile(r"\b\w+\.(\w+)\s*(?:==\s*'([^']*)'|in\s*\[([^\]]*)\])")
 
 
 @functools.lru_cache(maxsize=None)
@@ -141,3 +143,24 @@ def variants(value: str, patterns: Sequence[str]) -> tuple[list[str], list[str]]
             candidate = value[:position] + insertion + value[position:]
             (inside if all(pattern.fullmatch(candidate) for pattern in compiled) else outside).append(candidate)
     return list(dict.fromkeys(inside)), list(dict.fromkeys(outside))
+
+
+def enum_values(kind: str, parts: Sequence[str], version: str = DEFAULT_ENVOY_GATEWAY_VERSION) -> list[str]:
+    """The values the schema of the field at `parts` enumerates (empty where it has no enum)."""
+    schema = load_schemas(version).get(kind)
+    node = schema_node(schema, parts) if schema else None
+    return list((node or {}).get("enum") or [])
+
+
+def compared_values(kind: str, parts: Sequence[str], field: str, version: str = DEFAULT_ENVOY_GATEWAY_VERSION) -> list[str]:
+    """The strings the CEL rules on the list at `parts` compare its items' `field` with, in the order they
+    first appear: the values those rules tell apart (a Gateway's listener protocols, for `protocol`)."""
+    schema = load_schemas(version).get(kind)
+    node = schema_node(schema, parts) if schema else None
+    found: list[str] = []
+    for rule in (node or {}).get("x-kubernetes-validations") or []:
+        for match in _CEL_COMPARISON.finditer(rule.get("rule", "")):
+            if match.group(1) == field:
+                listed = match.group(2) if match.group(2) is not None else match.group(3)
+                found += [value for value in re.findall(r"'([^']*)'", f"'{listed}'" if match.group(2) is not None else listed) if value]
+    return list(dict.fromkeys(found))

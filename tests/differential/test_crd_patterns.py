@@ -13,7 +13,16 @@ from hypothesis import strategies as st
 from gateway_config.fields import PATH_MATCH_CHARACTERS
 from gatestack.differential.crd_patterns import value_patterns, variants
 from tests.conftest import stack_raw_config
-from tests.differential.listener_strategies import HOSTNAME_RELATIONS, LISTENER_PAIR_CLASSES, listener_pairs
+from tests.differential.listener_strategies import (
+    CRD_PROTOCOLS,
+    HOSTNAME_RELATIONS,
+    LISTENER_PAIR_CLASSES,
+    PORT_RELATIONS,
+    SERVED_PAIR_CLASSES,
+    TLS_SETTINGS,
+    USUAL_TLS,
+    listener_pairs,
+)
 
 PATH_VALUE = ("routes", 0, "rules", 0, "matches", 0, "path", "value")
 
@@ -36,8 +45,17 @@ def test_variants_fall_on_both_sides_of_the_pattern() -> None:
     assert {"/ api", "/api ", "/éapi", "/%zzapi", "/%api", "/api\t"} <= set(outside)
 
 
+def test_the_listener_protocols_and_tls_modes_are_read_from_the_gateway_crd() -> None:
+    # The protocols its listener CEL rules tell apart, and tls.mode's enum, beside leaving tls or its mode out
+    assert set(CRD_PROTOCOLS) == {"HTTP", "HTTPS", "TLS", "TCP", "UDP"}
+    assert TLS_SETTINGS == ("left out", "mode left to its default", "Terminate", "Passthrough")
+
+
 def test_the_listener_classes_are_every_combination_of_port_protocol_hostname_and_tls_mode() -> None:
-    assert len(LISTENER_PAIR_CLASSES) == 2 * 4 * len(HOSTNAME_RELATIONS) * 2
+    assert len(LISTENER_PAIR_CLASSES) == len(set(LISTENER_PAIR_CLASSES)) == (
+        len(PORT_RELATIONS) * len(CRD_PROTOCOLS) ** 2 * len(HOSTNAME_RELATIONS) * len(TLS_SETTINGS))
+    # Those of the program's protocols with the tls they need: HTTP without, HTTPS with its mode left out or Terminate
+    assert len(SERVED_PAIR_CLASSES) == len(PORT_RELATIONS) * len(HOSTNAME_RELATIONS) * (2 * 1 + 2 * 2)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
@@ -45,5 +63,6 @@ def test_the_listener_classes_are_every_combination_of_port_protocol_hostname_an
 def test_a_listener_pair_is_of_its_class(data: st.DataObject) -> None:
     first, second = data.draw(listener_pairs([], "default"))
     assert first["name"] != second["name"]
-    for listener in (first, second):
-        assert ("tls" in listener) == (listener["protocol"] == "HTTPS")
+    # The first listener writes its protocol's usual tls; the second carries the class's tls setting
+    assert ("tls" in first) == (first["protocol"] in USUAL_TLS)
+    assert first.get("tls", {}).get("mode") == ("Passthrough" if first["protocol"] == "TLS" else None)
