@@ -11,7 +11,7 @@ from gatestack.toolchain import DEFAULT_ENVOY_GATEWAY_VERSION, ToolchainError, e
 def tools(
     version: str = typer.Option(DEFAULT_ENVOY_GATEWAY_VERSION, "--version", help="Envoy Gateway version whose egctl to build."),
     cluster: bool = typer.Option(
-        False, "--cluster", help="Also build the local cluster's binaries (etcd, kube-*, kwok, envoy-gateway)."
+        False, "--cluster", help="Also build the local cluster's binaries (etcd, kube-*, kwok, envoy-gateway, the charts' registry and helm)."
     ),
     engine: bool = typer.Option(
         False, "--engine", help="Also build the Pulumi engine (CLI, Python language host, Kubernetes provider)."

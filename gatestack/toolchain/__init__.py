@@ -12,6 +12,9 @@ The parts:
 - ``cluster``: the local Kubernetes cluster's binaries (etcd, kube-apiserver,
   kube-controller-manager, kube-scheduler, kwok and its Stages, the envoy-gateway controller,
   the inference extension's Endpoint Picker, kubectl); ``ensure_cluster_tools`` installs them;
+- ``chart_registry``: the stand-in for Envoy Gateway's chart registry (CNCF Distribution's
+  ``registry``, the ``helm`` CLI at the Kubernetes provider's Helm version, the released charts
+  packaged by it); part of the cluster group;
 - ``inference``: the Gateway API Inference Extension's Endpoint Picker (``epp``, v1.5.0) and its
   InferencePool CRD;
 - ``pulumi_engine``: the real Pulumi engine (CLI, Python language host, Kubernetes provider);
@@ -23,6 +26,14 @@ The parts:
 
 from pathlib import Path
 
+from gatestack.toolchain.chart_registry import (
+    HELM_VERSION,
+    REGISTRY_VERSION,
+    ensure_chart_registry_tools,
+    ensure_helm,
+    ensure_packaged_charts,
+    ensure_registry,
+)
 from gatestack.toolchain.cluster_builds import (
     CONTROL_PLANE_COMPONENTS,
     ETCD_VERSION,
@@ -82,6 +93,7 @@ def ensure_tools(
     paths = ensure_all(envoy_gateway_version)
     if cluster:
         paths.update(ensure_cluster_tools(envoy_gateway_version))
+        paths.update(ensure_chart_registry_tools(envoy_gateway_version))
     if engine:
         paths.update(ensure_pulumi_engine())
     return paths
@@ -92,6 +104,7 @@ __all__ = [
     "CONTROL_PLANE_COMPONENTS",
     "DEFAULT_ENVOY_GATEWAY_VERSION",
     "ETCD_VERSION",
+    "HELM_VERSION",
     "INFERENCE_EXTENSION_VERSION",
     "KUBECTL_VALIDATE_VERSION",
     "KUBERNETES_PROVIDER_MODULE_VERSION",
@@ -100,12 +113,14 @@ __all__ = [
     "KWOK_VERSION",
     "PULUMI_LANGUAGE_PYTHON_SDK_VERSION",
     "PULUMI_VERSION",
+    "REGISTRY_VERSION",
     "TOOLS_DIRECTORY",
     "GoTool",
     "ToolchainError",
     "check_version",
     "ensure_actionlint",
     "ensure_all",
+    "ensure_chart_registry_tools",
     "ensure_cluster_tools",
     "ensure_control_plane_component",
     "ensure_egctl",
@@ -114,16 +129,19 @@ __all__ = [
     "ensure_epp",
     "ensure_etcd",
     "ensure_go_tool",
+    "ensure_helm",
     "ensure_kube_apiserver",
     "ensure_kube_controller_manager",
     "ensure_kube_scheduler",
     "ensure_kubectl",
     "ensure_kubectl_validate",
     "ensure_kwok",
+    "ensure_packaged_charts",
     "ensure_pulumi",
     "ensure_pulumi_engine",
     "ensure_pulumi_language_python",
     "ensure_pulumi_resource_kubernetes",
+    "ensure_registry",
     "ensure_tools",
     "envoy_gateway_crd_directory",
     "envoy_gateway_module_directory",
