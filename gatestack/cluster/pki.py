@@ -102,6 +102,30 @@ def _certificate(
     return builder.sign(issuer_key, hashes.SHA256())
 
 
+def ensure_serving_certificate(pki: ClusterPki, name: str, dns_names: list[str]) -> tuple[Path, Path]:
+    """`<name>.crt` and `<name>.key` in the PKI's folder: a serving certificate for `dns_names`
+    signed by the cluster's CA (made by `ensure_pki` first), made once and reused; its paths."""
+    certificate_file, key_file = pki.directory / f"{name}.crt", pki.directory / f"{name}.key"
+    if certificate_file.exists() and key_file.exists():
+        return certificate_file, key_file
+    ca = x509.load_pem_x509_certificate(pki.ca_certificate.read_bytes())
+    ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = _certificate(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns_names[0])]),
+        key.public_key(),
+        ca.subject,
+        ca_key,
+        is_ca=False,
+        extended_usage=[ExtendedKeyUsageOID.SERVER_AUTH],
+        alternative_names=[x509.DNSName(dns_name) for dns_name in dns_names],
+    )
+    _write_private(key_file, _key_pem(key))
+    certificate_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return certificate_file, key_file
+
+
 def ensure_pki(directory: Path, kubernetes_service_ip: str) -> ClusterPki:
     """Make the cluster's CA, serving, admin and service-account keys once; reuse them after."""
     pki = ClusterPki(directory)

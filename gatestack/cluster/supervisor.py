@@ -4,7 +4,9 @@ server, and stops everything on SIGTERM (`cluster down`).
 
 Start-up order: PKI -> etcd -> kube-apiserver -> controller-manager, scheduler -> the kwok
 node -> Gateway API, Envoy Gateway and InferencePool CRDs (server-side) -> Envoy Gateway's
-controller -> node agent (a network namespace per pod, through the CNI plugins) and load balancer
+controller (or, in a cluster without an Envoy Gateway of its own, the stand-in for Envoy
+Gateway's chart registry with the released charts pushed into it) -> node agent (a network
+namespace per pod, through the CNI plugins) and load balancer
 (a namespace of its own on the pods' bridge). It writes `ready` (a summary line) when all of that is up, or
 `failed` (the reason) when something did not come up, and then exits.
 
@@ -23,6 +25,7 @@ import time
 from pathlib import Path
 
 from gatestack.cluster import netns
+from gatestack.cluster.chart_registry import CHART_REPOSITORY, remove_hosts_file, start_chart_registry
 from gatestack.cluster.control_plane import ControlPlaneBinaries, apply_crds, start_control_plane
 from gatestack.cluster.managed_controller import start_envoy_gateway, run_controller
 from gatestack.cluster.kubernetes_api import ClusterApi
@@ -87,6 +90,11 @@ class Supervisor:
             log.info("Envoy Gateway controller ready")
         else:
             log.info("no Envoy Gateway of the cluster's own: a stack installs its CRDs and controller")
+            # ... from its charts, pulled from their registry's stand-in (chart_registry.py).
+            self.processes.append(
+                start_chart_registry(paths["registry"], paths["helm"], paths["charts"], self.layout, pki, log.info)
+            )
+            log.info("chart registry serving %s", CHART_REPOSITORY)
         api = ClusterApi(self.layout.kubeconfig)
         self.node_agent = NodeAgent(
             api, self.layout, paths["envoy"], paths["cni-plugins"], paths.get("epp"), paths["envoy-gateway"]
@@ -161,6 +169,7 @@ class Supervisor:
             except Exception as error:
                 log.warning("the load balancer's namespace was not fully removed: %s", error)
         stop_all(self.processes)
+        remove_hosts_file(self.layout)
 
 
 def main(arguments: list[str]) -> int:
