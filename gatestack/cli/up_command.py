@@ -11,12 +11,11 @@ from typing import Optional
 import typer
 
 from gateway_config.models import StackConfig
-from gatestack.cli.cluster_commands import engine_in_local_cluster
+from gatestack.cli.cluster_commands import engine_in_local_cluster, local_cluster_title, supply_existing_secrets
 from gatestack.cli.console import DEPLOY_STACK_OPTION, FAILED, SAMPLE_SIZE_OPTION, STATE_OPTION, fail, stack_or_exit
-from gatestack.cluster.binaries import kubectl_binary
-from gatestack.engine.deploy import ensure_certificate_secrets, ensure_client_authorities, run_verify_inside
+from gatestack.engine.deploy import run_verify_inside
 from gatestack.engine.pulumi_cli import PulumiCommandFailed
-from gatestack.progress import progress, step
+from gatestack.progress import step
 from gatestack.verify.inference_checks import openai_prefix
 from gatestack.verify.inference_pods import pool_models
 from gatestack.verify.verification_run import VerificationRequest
@@ -29,22 +28,9 @@ def up(
 ) -> None:
     """Deploy a stack into the local cluster with the real Pulumi engine, then verify it."""
     source = stack_or_exit(stack, None)
-    with step("local cluster (Kubernetes v1.36, kwok node, Envoy Gateway controller)"):
+    with step(local_cluster_title(source)):
         deployed, layout, pulumi = engine_in_local_cluster(source, state_directory)
-    with step("certificates and client CAs as existing Secrets"):
-        # Made from the stack as written: the material TlsCert and ClientCertificateAuthority
-        # would generate there (the deployed stack reads it from the Secrets).
-        for name in ensure_certificate_secrets(layout, kubectl_binary(), source.config):
-            progress(
-                f"    certificate {name}: supplied as an existing Secret (source: existingSecret) with the "
-                "material TlsCert would generate; pulumi-tls's provider cannot be built on this machine"
-            )
-        client_certificates = ensure_client_authorities(layout, kubectl_binary(), source.config, stack)
-        for authority in source.config.client_certificate_authorities:
-            progress(
-                f"    client CA {authority.name}: supplied as an existing Secret (source: existingSecret) with the "
-                f"material ClientCertificateAuthority would generate; its client certificates are in {client_certificates}"
-            )
+    client_certificates = supply_existing_secrets(layout, source)
     try:
         with step(f"pulumi preview --stack {stack}"):
             pulumi.select_stack(stack)

@@ -1,7 +1,8 @@
 """Deploy a stack into the local cluster with the real engine, and prove it.
 
 `make up` (`python -m gatestack up --stack NAME`) runs, each step timed:
-1. the local cluster (started if it is not running);
+1. the local cluster (started if it is not running: without an Envoy Gateway of its own for a
+   stack that installs it from its charts, `controller.install: true`, with one otherwise);
 2. the stack's certificates as existing Secrets (made once per cluster, kept after);
 3. `pulumi preview` then `pulumi up` of the project's program in the local-cluster workspace;
 4. the stack outputs (`GATEWAY_HOST`, ...);
@@ -19,7 +20,8 @@ from pathlib import Path
 from typing import Optional
 
 from gatestack.cluster.layout import ClusterLayout
-from gatestack.cluster.lifecycle import inside_command, inside_environment
+from gatestack.cluster.chart_registry import command_with_registry_names, registry_client_environment
+from gatestack.cluster.lifecycle import has_envoy_gateway, inside_command, inside_environment
 from gatestack.engine.pulumi_cli import PulumiCli, link_binaries
 from gatestack.engine.workspace import EngineLayout, prepare_workspace
 from gatestack.paths import REPOSITORY_ROOT, VIRTUALENV
@@ -101,12 +103,24 @@ def pulumi_for(
     program: Path = REPOSITORY_ROOT,
 ) -> PulumiCli:
     """A PulumiCli for `stack` in the cluster's workspace (workspace and links refreshed);
-    `program` is the folder whose program runs (an earlier commit's checkout, for upgrades)."""
+    `program` is the folder whose program runs (an earlier commit's checkout, for upgrades).
+
+    The stack runs as the cluster's mode has it: with `controller.install: false` in a cluster
+    that runs Envoy Gateway itself, as written in one without (which serves Envoy Gateway's
+    charts under their registry's name: the engine runs where that name resolves and trusts it,
+    `chart_registry`)."""
     layout = engine_layout(cluster)
     link_binaries(layout, engine_binaries)
     virtualenv = VIRTUALENV
-    workspace = prepare_workspace(layout, stack, virtualenv, stack_file_text, program)
-    return PulumiCli(layout, workspace, cluster.kubeconfig, virtualenv, wrap=lambda command: inside_command(cluster, command))
+    workspace = prepare_workspace(layout, stack, virtualenv, stack_file_text, program, has_envoy_gateway(cluster))
+    return PulumiCli(
+        layout,
+        workspace,
+        cluster.kubeconfig,
+        virtualenv,
+        wrap=lambda command: command_with_registry_names(cluster, command),
+        added_environment=registry_client_environment(cluster),
+    )
 
 
 def run_verify_inside(cluster: ClusterLayout, request: VerificationRequest) -> bool:

@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -65,6 +65,8 @@ class PulumiCli:
     python_virtualenv: Path
     # How to run a command where the cluster is reachable (inside its network namespace).
     wrap: Callable[[list[str]], list[str]] = lambda command: command
+    # Added to the engine's environment (the chart registry's trust: `SSL_CERT_FILE`).
+    added_environment: dict[str, str] = field(default_factory=dict)
 
     def environment(self) -> dict[str, str]:
         return {
@@ -83,6 +85,12 @@ class PulumiCli:
             "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
             **{key: os.environ.get(key, value) for key, value in ENGINE_SETTINGS.items()},
             "KUBECONFIG": str(self.kubeconfig),
+            # Helm inside the Kubernetes provider keeps its cache and registry settings with the
+            # engine's state, not in the user's ~/.cache/helm and ~/.config/helm.
+            "HELM_CACHE_HOME": str(self.layout.home / "helm" / "cache"),
+            "HELM_CONFIG_HOME": str(self.layout.home / "helm" / "config"),
+            "HELM_DATA_HOME": str(self.layout.home / "helm" / "data"),
+            **self.added_environment,
         }
 
     def run(self, arguments: list[str], *, echo: bool = True, check: bool = True) -> subprocess.CompletedProcess:

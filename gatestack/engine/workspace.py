@@ -1,13 +1,16 @@
 """The Pulumi workspace a local-cluster deploy runs in: the project's own program, unchanged,
-with each stack's config as in `stacks/`, plus the two settings the local cluster needs.
+with each stack's config as in `stacks/`, plus what the local cluster needs.
 
-The local cluster plays ACK's managed add-on (Envoy Gateway already runs), and the pulumi-tls
-provider cannot be built here, so a deploy into it runs each stack with
-`controller.install: false` and every certificate `source: existingSecret` (the Secrets are
-made beforehand with the material TlsCert would produce). Those two settings must not be
-written into the stack files people edit, and `pulumi stack init` writes the stack's
-encryption salt into its config file; so the workspace is a folder of its own under the
-cluster's state: a `Pulumi.yaml` whose `main` is the repository (the program that runs is
+The pulumi-tls provider cannot be built here, so a deploy into the local cluster runs every
+certificate with `source: existingSecret` (the Secrets are made beforehand with the material
+TlsCert would produce). The controller is deployed as the stack says: a stack with
+`controller.install: true` (every stack file here, the seed included) installs Envoy Gateway
+from its charts into a cluster started without one of its own, as on kind, EKS or GKE. A
+cluster that runs Envoy Gateway itself plays ACK's managed add-on; a deploy into it runs the
+stack with `controller.install: false` (`managed_controller`), as an ACK user sets it. Those
+settings must not be written into the stack files people edit, and `pulumi stack init` writes
+the stack's encryption salt into its config file; so the workspace is a folder of its own under
+the cluster's state: a `Pulumi.yaml` whose `main` is the repository (the program that runs is
 `__main__.py` itself) and `stacks/Pulumi.<stack>.yaml` derived from the real one.
 
 The same holds for any other Pulumi program (the examples in `examples/`, or this program as
@@ -88,23 +91,27 @@ def with_managed_controller(config: dict[str, Any], controller_key: str = CONTRO
     return {**config, controller_key: {**controller, "install": False}}
 
 
-def deployed_to_local_cluster(source: StackSource) -> StackSource:
-    """The stack as a deploy into the local cluster runs it: the same stack with the two
-    settings below applied to its config and its file's text (what the workspace holds),
-    the derived config validated as the program will validate it."""
-    raw = with_managed_controller(with_certificates_from_existing_secrets(source.raw_config), "controller")
+def deployed_to_local_cluster(source: StackSource, managed_controller: bool = True) -> StackSource:
+    """The stack as a deploy into the local cluster runs it: every certificate from an existing
+    Secret and, with `managed_controller` (a cluster running Envoy Gateway itself),
+    `controller.install: false`, applied to its config and its file's text (what the workspace
+    holds), the derived config validated as the program will validate it."""
+    raw = with_certificates_from_existing_secrets(source.raw_config)
+    if managed_controller:
+        raw = with_managed_controller(raw, "controller")
     return StackSource(
         name=source.name,
         file=source.file,
         display_file=source.display_file,
-        text=local_cluster_stack_file(source.text, None),
+        text=local_cluster_stack_file(source.text, None, managed_controller),
         raw_config=raw,
         config=parse_stack_config(raw, source.display_file),
     )
 
 
-def local_cluster_stack_file(stack_file_text: str, previous_text: str | None) -> str:
-    """The workspace's copy of a stack file: the local cluster's settings applied, the
+def local_cluster_stack_file(stack_file_text: str, previous_text: str | None, managed_controller: bool = True) -> str:
+    """The workspace's copy of a stack file: the local cluster's settings applied (certificates
+    from existing Secrets; `controller.install: false` too with `managed_controller`), the
     encryption salt `pulumi stack init` wrote earlier kept. Text that is not a YAML mapping
     with a `config:` mapping is copied unchanged, so Pulumi and the program report it."""
     try:
@@ -114,7 +121,8 @@ def local_cluster_stack_file(stack_file_text: str, previous_text: str | None) ->
     if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
         return stack_file_text
     document = dict(document)
-    document["config"] = with_managed_controller(with_certificates_from_existing_secrets(document.get("config") or {}))
+    config = with_certificates_from_existing_secrets(document.get("config") or {})
+    document["config"] = with_managed_controller(config) if managed_controller else config
     if previous_text:
         try:
             previous = yaml.safe_load(previous_text) or {}
@@ -161,10 +169,12 @@ def prepare_workspace(
     python_virtualenv: Path,
     stack_file_text: str | None = None,
     program: Path = REPOSITORY_ROOT,
+    managed_controller: bool = True,
 ) -> Path:
     """Write the workspace's Pulumi.yaml and the stack's derived config; return the folder.
 
     `stack_file_text` replaces `stacks/Pulumi.<stack>.yaml` (tests deploy variants of a stack).
+    `managed_controller`: the cluster runs Envoy Gateway itself (see `local_cluster_stack_file`).
     `program` is the folder of the project's program: the repository, or a checkout of an
     earlier commit of it (an upgrade test deploys with the earlier code, then with this one,
     in the same workspace, so the stacks keep their state and encryption salt)."""
@@ -175,7 +185,7 @@ def prepare_workspace(
     target = workspace / STACKS_DIRECTORY / f"Pulumi.{stack}.yaml"
     previous = target.read_text() if target.exists() else None
     text = stack_file_text if stack_file_text is not None else source.read_text()
-    target.write_text(local_cluster_stack_file(text, previous))
+    target.write_text(local_cluster_stack_file(text, previous, managed_controller))
     return workspace
 
 
