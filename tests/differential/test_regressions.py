@@ -182,6 +182,14 @@ MISSING_RULES: list[tuple[str, Mutation, str, str]] = [
     ("an HTTP and an HTTPS listener on one port",
      lambda c: listeners(c)[1].update(port=80, hostname="www.example.com"),
      "gateway.listeners.1.port", "all listeners of a port must use one protocol"),
+    # What the fixed seed (20261130) finds with either rule switched off, shrunk: an Exact path with a
+    # double quote (16 of 500 configs), and an HTTPS listener without a hostname beside HTTP on 80 (12 of 500).
+    ("an Exact path with a double quote",
+     lambda c: rule(c)["matches"][0].update(path={"type": "Exact", "value": '/"api'}),
+     "routes.0.rules.0.matches.0.path.value", "contains the character '\"'"),
+    ("an HTTPS listener without a hostname on the HTTP listener's port",
+     lambda c: listeners(c)[1].update(port=80),
+     "gateway.listeners.1.port", "ProtocolConflict"),
 ]
 
 # Rules that were over-strict: the program refused what every validator accepts.
