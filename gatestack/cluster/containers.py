@@ -2,24 +2,38 @@
 node agent's own stand-in servers, or a fault that cannot start), its probes, restarts with the
 kubelet's doubling back-off as the pod's `restartPolicy` allows (a Job's container that exits
 under `Never`, or exits 0 under `OnFailure`, stays terminated), and the entry of
-`status.containerStatuses` it reports."""
+`status.containerStatuses` it reports; and, when its pod is deleted, its `lifecycle.preStop`
+handler run before it is stopped (`terminate_containers`), as the kubelet does.
+
+The kubelet stops the containers of a deleted pod all at once, each after its preStop handler
+returned (an `httpGet` to the pod's address, or an `exec` inside the container), within the
+pod's `terminationGracePeriodSeconds`. That is what lets Envoy Gateway's proxies drain: the
+`envoy` container's handler asks the `shutdown-manager` container's `/shutdown/ready`, which
+answers once the `shutdown-manager`'s own handler, `envoy-gateway envoy shutdown`, has drained
+Envoy's listeners (at least `--min-drain-duration`, 10 s by default) while the load balancer
+takes the pod out of its endpoints; Envoy keeps serving until then."""
 
 from __future__ import annotations
 
 import datetime
 import socket
+import subprocess
+import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Optional
 
 from gatestack.cluster import netns
-from gatestack.cluster.container_probes import ContainerProber
+from gatestack.cluster.container_probes import ContainerProber, http_get
 from gatestack.cluster.processes import ManagedProcess, log_tail
 
 # Restart back-off: the kubelet's doubling, from 2 s up to 60 s (the kubelet: 10 s to 5 min).
 BACK_OFF_FIRST_SECONDS = 2.0
 BACK_OFF_LIMIT_SECONDS = 60.0
 UNRUNNABLE_REGISTRY_SUFFIX = ".invalid"
+# PATH of an `exec` handler: the usual one (Envoy Gateway's distroless image has the same).
+EXEC_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def declared_tcp_ports(container: dict) -> list[int]:
@@ -156,6 +170,9 @@ class ContainerRun:
     held: bool = False  # kept stopped on request (an EPP's failure mode)
     restart_policy: str = "Always"  # the pod's: Always, OnFailure or Never
     terminated: Optional[dict] = None  # set once it ended for good (restartPolicy forbids a restart)
+    # The root a container run chrooted (the image's files) is in, where its `exec` handlers run.
+    exec_root: Optional[Path] = None
+    hook_process: Optional[subprocess.Popen] = None  # a running `exec` preStop handler
 
     @property
     def name(self) -> str:
@@ -212,7 +229,33 @@ class ContainerRun:
         self.waiting_reason = self.waiting_message = ""
         self.prober.reset()
 
+    def pre_stop(self, network_namespace: str, seconds: float) -> str:
+        """Run the container's `lifecycle.preStop` handler until it returns, at most `seconds`;
+        what it did (for the log), or "" for a container without one."""
+        handler = (self.spec.get("lifecycle") or {}).get("preStop") or {}
+        if "httpGet" in handler:
+            return http_get(handler["httpGet"], self.pod_ip, self.spec, seconds).detail
+        if "exec" in handler and self.running:
+            command = list(handler["exec"].get("command") or [])
+            if self.exec_root is not None:
+                command = ["chroot", str(self.exec_root), *command]
+            try:
+                self.hook_process = subprocess.Popen(
+                    netns.command_inside(network_namespace, command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL, text=True, env={"PATH": EXEC_PATH, "HOME": "/tmp"},
+                )
+                output, _ = self.hook_process.communicate(timeout=seconds)
+                return f"exec {handler['exec']['command']} exited {self.hook_process.returncode}: {output.strip()[-300:]}"
+            except subprocess.TimeoutExpired:
+                self.hook_process.kill()
+                return f"exec {command} still ran after the grace period ({seconds:.0f} s)"
+            except OSError as error:
+                return f"exec {command}: {error}"
+        return ""
+
     def stop(self, reason: str, message: str, exit_code: int = 137) -> None:
+        if self.hook_process is not None and self.hook_process.poll() is None:
+            self.hook_process.kill()
         self.runtime.stop()
         if self.running:
             self._record_termination(reason, message, exit_code)
@@ -270,6 +313,27 @@ class ContainerRun:
         if self.last_terminated is not None:
             entry["lastState"] = {"terminated": self.last_terminated}
         return entry
+
+
+def terminate_containers(containers: list[ContainerRun], network_namespace: str, grace_seconds: float,
+                         log: Callable[[str], None]) -> None:
+    """Stop the containers of a deleted pod as the kubelet does: all at once, each after its
+    preStop handler returned (bounded by the pod's grace period); returns when all stopped."""
+    deadline = time.monotonic() + grace_seconds
+
+    def terminate(run: ContainerRun) -> None:
+        run.prober.stop()
+        started = time.monotonic()
+        did = run.pre_stop(network_namespace, max(1.0, deadline - time.monotonic()))
+        if did:
+            log(f"container {run.name}: preStop handler returned after {time.monotonic() - started:.1f} s: {did}")
+        run.stop("Completed", "the pod was deleted", 0)
+
+    threads = [threading.Thread(target=terminate, args=(run,), name=f"terminate {run.name}", daemon=True) for run in containers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def _accepts(address: str, port: int) -> bool:

@@ -46,6 +46,8 @@ CONTROLLER_LABEL = ("control-plane", "envoy-gateway")
 CONTROLLER_CONTAINER = "envoy-gateway"
 CERTGEN_COMMAND = ["envoy-gateway", "certgen"]
 SERVICE_ACCOUNT_DIRECTORY = "var/run/secrets/kubernetes.io/serviceaccount"
+# The start of the /etc/hosts the kubelet writes into every container.
+KUBELET_HOSTS_FILE = "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 # The kubelet mounts a token valid for an hour and refreshes it; a day outlives any test run.
 TOKEN_SECONDS = 24 * 3600
 
@@ -92,6 +94,26 @@ def binary_for_image(image: str) -> Path:
     return binary
 
 
+def container_root(pod_directory: Path, container: dict) -> Path:
+    """The root directory a container of the pod runs chrooted in."""
+    return pod_directory / "root" / container["name"]
+
+
+def prepare_image(root: Path, binary: Path) -> None:
+    """What the image and the kubelet put in `root`: the binary at its entrypoint, an empty
+    `/tmp` (each start of a container is on a fresh copy of its image's files), and the
+    kubelet's `/etc/hosts`, by which `localhost` resolves (the shutdown-manager's handler
+    reaches Envoy's admin at `localhost:19000`; Go's resolver finds no DNS server here)."""
+    entrypoint = root / IMAGE_ENTRYPOINT.lstrip("/")
+    entrypoint.parent.mkdir(parents=True, exist_ok=True)
+    if not entrypoint.exists() or entrypoint.stat().st_ino != binary.stat().st_ino:
+        link_or_copy(binary, entrypoint)
+    shutil.rmtree(root / "tmp", ignore_errors=True)
+    (root / "tmp").mkdir()
+    (root / "etc").mkdir(exist_ok=True)
+    (root / "etc" / "hosts").write_text(KUBELET_HOSTS_FILE)
+
+
 def prepare_root(
     pod: dict,
     container: dict,
@@ -105,11 +127,7 @@ def prepare_root(
 
     `read_object(kind, namespace, name)` fetches a ConfigMap or Secret. Volumes and credentials
     are written anew each start, as the kubelet remounts them."""
-    entrypoint = root / IMAGE_ENTRYPOINT.lstrip("/")
-    entrypoint.parent.mkdir(parents=True, exist_ok=True)
-    if not entrypoint.exists() or entrypoint.stat().st_ino != binary.stat().st_ino:
-        link_or_copy(binary, entrypoint)
-    (root / "tmp").mkdir(exist_ok=True)
+    prepare_image(root, binary)
     staging = root / ".volumes"
     shutil.rmtree(staging, ignore_errors=True)
     for mount_path, folder in materialize_volumes(pod, container, staging, read_object).items():

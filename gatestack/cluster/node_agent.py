@@ -32,7 +32,11 @@ runs nothing. For each such pod this agent, as a kubelet with a container runtim
    that exited 0 does; when all have ended the pod's phase is written, `Succeeded` when each
    exited 0, else `Failed` (kwok's pod-complete Stage is not run, so this is the Job's end).
 
-A pod that goes away has its containers stopped and its namespace removed (CNI DEL). The EPP
+A pod that goes away has its containers stopped and its namespace removed (CNI DEL); a deleted
+pod whose containers have `lifecycle.preStop` handlers (Envoy Gateway's proxies) is stopped as
+the kubelet stops it, each container after its handler returned, within the pod's
+`terminationGracePeriodSeconds` (`containers.terminate_containers`), in a thread of its own so
+the other pods are kept meanwhile; stopping the node stops every pod at once, handlers or not. The EPP
 of a pool can be held stopped on request (`endpoint_picker_stop_request`, for the failure-mode
 checks), as if its container had crashed.
 
@@ -70,7 +74,7 @@ from gatestack.cluster.pod_network import PodNetwork, PodSandbox
 from gatestack.cluster.container_probes import ContainerProber
 from gatestack.cluster.containers import (
     ContainerRun, ContainerRuntime, ContainerStartError, FaultRuntime, ProcessRuntime, StandInRuntime, declared_tcp_ports, now_rfc3339,
-    unrunnable_image_reason,
+    terminate_containers, unrunnable_image_reason,
 )
 from gatestack.cluster.processes import ManagedProcess
 from gatestack.cluster.proxy_pod import ENVOY_CONTAINER, is_proxy_pod, plan_proxy_pod, proxy_process
@@ -122,6 +126,10 @@ class RunningPod:
     pool: str = ""
     containers: list[ContainerRun] = field(default_factory=list)
     reported: Optional[tuple] = None
+    grace_seconds: float = 30.0  # the pod's terminationGracePeriodSeconds (the API's default)
+
+    def has_pre_stop_handlers(self) -> bool:
+        return any((run.spec.get("lifecycle") or {}).get("preStop") for run in self.containers)
 
     def stop(self) -> None:
         for container in self.containers:
@@ -160,6 +168,7 @@ class NodeAgent:
         self.network = PodNetwork(layout, cni_plugin_directory)
         self.running: dict[str, RunningPod] = {}
         self.failed_pods: dict[str, str] = {}  # uid -> why its sandbox could not be made (logged once)
+        self.terminating: dict[str, tuple[RunningPod, threading.Thread]] = {}  # deleted pods running their preStop handlers
         self.lock = threading.Lock()
 
     def _read_object(self, kind: str, namespace: str, name: str) -> dict:
@@ -192,21 +201,18 @@ class NodeAgent:
         return endpoints[0][0] if endpoints else BRIDGE_ADDRESS
 
     def _shutdown_manager(self, pod: dict, container: dict, sandbox: PodSandbox) -> ContainerRuntime:
+        """The real `envoy-gateway envoy shutdown-manager`, chrooted into a root of the pod with the
+        binary at the image's entrypoint and a `/tmp` of its own: its preStop handler
+        (`envoy-gateway envoy shutdown`, run in the same root) and it meet at `/tmp/shutdown-ready`."""
         if self.envoy_gateway_binary is None:
             return FaultRuntime("no envoy-gateway binary was given to the node agent for the shutdown-manager container")
         binary = self.envoy_gateway_binary
 
         def make() -> ManagedProcess:
             directory = self._pod_directory(pod)
-            metadata = pod["metadata"]
-            command = [str(binary), *(container.get("args") or [])]
-            return ManagedProcess(
-                f"shutdown-manager {metadata['namespace']}/{metadata['name']}",
-                netns.command_inside(sandbox.namespace, command),
-                directory / "shutdown-manager.log",
-                environment=self._base_environment(),
-                working_directory=directory,
-            )
+            root = envoy_gateway_pod.container_root(directory, container)
+            envoy_gateway_pod.prepare_image(root, binary)
+            return envoy_gateway_process(pod, container, root, directory / "shutdown-manager.log", sandbox.namespace)
 
         return ProcessRuntime(make)
 
@@ -224,7 +230,7 @@ class NodeAgent:
 
         def make() -> ManagedProcess:
             directory = self._pod_directory(pod)
-            root = directory / "root" / container["name"]
+            root = envoy_gateway_pod.container_root(directory, container)
             token, ca_pem = self._service_account_credentials(pod, envoy_gateway_pod.TOKEN_SECONDS)
             envoy_gateway_pod.prepare_root(pod, container, root, binary, self._read_object, token, ca_pem)
             return envoy_gateway_process(pod, container, root, directory / f"{container['name']}.log", sandbox.namespace)
@@ -318,9 +324,12 @@ class NodeAgent:
         if running.kind == "endpoint-picker":
             running.pool = f"{metadata['namespace']}/{pool_of_pod(pod)}"
         restart_policy = pod["spec"].get("restartPolicy") or "Always"
+        running.grace_seconds = float(pod["spec"].get("terminationGracePeriodSeconds", running.grace_seconds))
         for container in pod["spec"]["containers"]:
             run = ContainerRun(container, self._runtime(pod, running.kind, container, sandbox), None, ip, restart_policy=restart_policy)  # type: ignore[arg-type]
             run.prober = ContainerProber(container, ip, sandbox.namespace, run.request_restart)
+            if running.kind in ("proxy", "envoy-gateway", "certgen"):  # those whose containers run chrooted
+                run.exec_root = envoy_gateway_pod.container_root(self._pod_directory(pod), container)
             running.containers.append(run)
         for run in running.containers:
             run.prober.start()
@@ -394,7 +403,7 @@ class NodeAgent:
         wanted = {pod["metadata"]["uid"]: pod for pod in pods}
         with self.lock:
             for uid in [uid for uid in self.running if uid not in wanted]:
-                self._forget(uid)
+                self._forget(uid, graceful=True)
             for uid, pod in wanted.items():
                 running = self.running.get(uid)
                 if running is None:
@@ -412,19 +421,35 @@ class NodeAgent:
                 except Exception as error:  # the API server may be busy: the next round reports
                     log.warning("pod %s: status not written: %s", running.name, error)
 
-    def _forget(self, uid: str) -> None:
+    def _forget(self, uid: str, graceful: bool = False) -> None:
         running = self.running.pop(uid)
+        if graceful and running.has_pre_stop_handlers():
+            thread = threading.Thread(target=self._remove, args=(running, True), name=f"terminate {running.name}", daemon=True)
+            self.terminating[uid] = (running, thread)
+            thread.start()
+            return
+        self._remove(running, False)
+
+    def _remove(self, running: RunningPod, graceful: bool) -> None:
+        if graceful:
+            log.info("pod %s deleted: running its preStop handlers (grace period %.0f s)", running.name, running.grace_seconds)
+            terminate_containers(running.containers, running.sandbox.namespace, running.grace_seconds,
+                                 lambda line: log.info("pod %s: %s", running.name, line))
         running.stop()
         try:
-            self.network.remove(uid)
+            self.network.remove(running.uid)
         except Exception as error:
             log.warning("pod %s: network not fully removed: %s", running.name, error)
+        self.terminating.pop(running.uid, None)
         log.info("stopped pod %s and removed namespace %s", running.name, running.sandbox.namespace)
 
     def stop(self) -> None:
         with self.lock:
             for uid in list(self.running):
                 self._forget(uid)
+            for running, thread in list(self.terminating.values()):
+                running.stop()  # ends its handlers too: the thread then removes its namespace
+                thread.join(timeout=10)
 
     def proxy_pods(self) -> list[RunningPod]:
         return [running for running in self.running.values() if running.kind == "proxy"]
