@@ -5,7 +5,8 @@ away from it on either side of them.
 A generator that draws values only from what the program already allows never shows a rule the
 program lacks (issue 22: a path match with a space). `value_patterns(raw, path)` marks the value at
 `path`, renders the config with the manifest builders (`rendering`), finds the fields of the emitted
-objects that hold the mark and returns the patterns the pinned CRDs put on them; `variants` makes
+objects that hold the mark and returns the patterns the pinned CRDs put on them (`value_rules`: and the
+substrings their CEL rules test it for, such as `contains('//')`); `variants` makes
 values one character (or escape) away from a value, split into those every pattern allows and those
 one refuses. The CRDs are read, not retyped, so a new CRD version brings its rules into the test.
 """
@@ -37,6 +38,8 @@ INSERTIONS = (*string.ascii_letters[:3], *string.digits[:2], *string.punctuation
               "%20", "%7E", "%2F", "%5C", "%zz", "%")
 # A CEL rule's `self.<field>.matches(<regex>)`, the regex in any of CEL's string quotings.
 _CEL_MATCHES = re.compile(r"self\.(\w+)\.matches\(r?(?:\"\"\"(.*?)\"\"\"|'(.*?)'|\"(.*?)\")\)", re.S)
+# A CEL rule testing a field for a substring: `self.<field>.contains('//')`, `.startsWith('/')`, `.endsWith('/.')`.
+_CEL_SUBSTRINGS = re.compile(r"self\.(\w+)\.(?:contains|startsWith|endsWith)\('([^']*)'\)")
 # A CEL rule comparing an item's field with strings: `l.protocol == 'HTTPS'`, `l.protocol in ['HTTP', 'TCP']`.
 _CEL_COMPARISON = re.compile(r"\b\w+\.(\w+)\s*(?:==\s*'([^']*)'|in\s*\[([^\]]*)\])")
 
@@ -79,12 +82,27 @@ def field_patterns(kind: str, parts: Sequence[str], version: str = DEFAULT_ENVOY
     if node is None:
         return []
     found = [node["pattern"]] if "pattern" in node else []
+    for match in _parent_rule_matches(schema, parts, _CEL_MATCHES):
+        found.append(next(group for group in match.groups()[1:] if group is not None))
+    return list(dict.fromkeys(found))
+
+
+def field_substrings(kind: str, parts: Sequence[str], version: str = DEFAULT_ENVOY_GATEWAY_VERSION) -> list[str]:
+    """The substrings the CEL rules its parent states of a field test it for (`self.value.contains('//')`,
+    `startsWith('/')`, `endsWith('/.')` on an HTTPRoute's path match): the values those rules tell apart."""
+    schema = load_schemas(version).get(kind)
+    if schema is None or schema_node(schema, parts) is None:
+        return []
+    return list(dict.fromkeys(match.group(2) for match in _parent_rule_matches(schema, parts, _CEL_SUBSTRINGS) if match.group(2)))
+
+
+def _parent_rule_matches(schema: dict[str, Any], parts: Sequence[str], expression: re.Pattern[str]) -> Iterator[re.Match[str]]:
+    """The matches of `expression` in the CEL rules of the field's parent that name the field (group 1)."""
     parent = schema_node(schema, parts[:-1]) if parts and parts[-1] != "[]" else None
     for rule in (parent or {}).get("x-kubernetes-validations") or []:
-        for match in _CEL_MATCHES.finditer(rule.get("rule", "")):
+        for match in expression.finditer(rule.get("rule", "")):
             if match.group(1) == parts[-1]:
-                found.append(next(group for group in match.groups()[1:] if group is not None))
-    return list(dict.fromkeys(found))
+                yield match
 
 
 def _marked_fields(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
@@ -101,25 +119,34 @@ def _marked_fields(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str
 
 def value_patterns(raw: Mapping[str, Any], path: Sequence[Any], version: str = DEFAULT_ENVOY_GATEWAY_VERSION) -> list[str]:
     """The CRD patterns that judge the string at `path` of the stack config `raw`, wherever the program emits it."""
+    return value_rules(raw, path, version)[0]
+
+
+def value_rules(raw: Mapping[str, Any], path: Sequence[Any],
+                version: str = DEFAULT_ENVOY_GATEWAY_VERSION) -> tuple[list[str], list[str]]:
+    """The CRD patterns and the CEL rules' substrings (`field_substrings`) that judge the string at `path` of the
+    stack config `raw`, wherever the program emits it."""
     if not path or path[0] in UNTRACED_SECTIONS:
-        return []
+        return [], []
     marked = copy.deepcopy(dict(raw))
     target: Any = marked
     for part in path[:-1]:
         target = target[part]
     if not isinstance(target[path[-1]], str):
-        return []
+        return [], []
     target[path[-1]] = MARK
     try:
         objects = manifest_objects(lenient_config(marked))
     except Exception:  # noqa: BLE001 - an unvalidated config that cannot be built has no fields to trace
-        return []
-    found: list[str] = []
+        return [], []
+    patterns: list[str] = []
+    substrings: list[str] = []
     for item in objects:
         if item.get("kind") in CRD_VERSIONS:
             for field in _marked_fields({key: value for key, value in item.items() if key not in ("apiVersion", "kind")}):
-                found += field_patterns(item["kind"], field, version)
-    return list(dict.fromkeys(found))
+                patterns += field_patterns(item["kind"], field, version)
+                substrings += field_substrings(item["kind"], field, version)
+    return list(dict.fromkeys(patterns)), list(dict.fromkeys(substrings))
 
 
 def _compiled(patterns: Sequence[str]) -> list[re.Pattern[str]]:
@@ -132,13 +159,13 @@ def _compiled(patterns: Sequence[str]) -> list[re.Pattern[str]]:
     return compiled
 
 
-def variants(value: str, patterns: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Values one insertion (`INSERTIONS`, after the first character and at the end) away from `value`:
-    those every pattern matches whole, and those at least one does not."""
+def variants(value: str, patterns: Sequence[str], substrings: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """Values one insertion (`INSERTIONS` and the CEL rules' `substrings`, after the first character and at the
+    end) away from `value`: those every pattern matches whole, and those at least one does not."""
     compiled = _compiled(patterns)
     inside: list[str] = []
     outside: list[str] = []
-    for insertion in INSERTIONS:
+    for insertion in dict.fromkeys((*INSERTIONS, *substrings)):
         for position in sorted({min(1, len(value)), len(value)}):
             candidate = value[:position] + insertion + value[position:]
             (inside if all(pattern.fullmatch(candidate) for pattern in compiled) else outside).append(candidate)

@@ -17,7 +17,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from gatestack.differential.crd_patterns import field_patterns, value_patterns, variants
+from gatestack.differential.crd_patterns import field_patterns, field_substrings, value_rules, variants
 from tests.differential.listener_strategies import HOSTNAMES, listeners, maybe
 from tests.differential.policy_strategies import policy_sections
 
@@ -112,8 +112,9 @@ def path_modifier(draw, allow_prefix: bool) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=None)
 def path_variants() -> tuple[list[str], list[str]]:
-    """Paths one character from `/api`, inside and outside the pattern the HTTPRoute CRD puts on a path match."""
-    return variants("/api", field_patterns(*PATH_MATCH_FIELD))
+    """Paths one character (or one of the substrings its CEL rules test for) from `/api`, inside and outside the
+    pattern the HTTPRoute CRD puts on a path match."""
+    return variants("/api", field_patterns(*PATH_MATCH_FIELD), field_substrings(*PATH_MATCH_FIELD))
 
 
 @st.composite
@@ -322,9 +323,11 @@ def leaf_paths(value: Any, prefix: tuple = ()) -> list[tuple]:
     return paths
 
 
-def replacement_values(key: Any, current: Any, patterns: list[str] | None = None) -> st.SearchStrategy:
+def replacement_values(key: Any, current: Any, patterns: list[str] | None = None,
+                       substrings: list[str] | None = None) -> st.SearchStrategy:
     """What replaces `current` (at `key`): removal, values near the CRDs' limits, another type; for a string the
-    CRDs put `patterns` on, values one character away from it inside them and outside them."""
+    CRDs put `patterns` (or CEL rules testing for `substrings`) on, values one character (or substring) away from
+    it inside the patterns and outside them."""
     name = key if isinstance(key, str) else ""
     options: list[st.SearchStrategy] = [st.just(None)]  # None: remove the key
     if isinstance(current, bool):
@@ -335,7 +338,7 @@ def replacement_values(key: Any, current: Any, patterns: list[str] | None = None
         options += [st.sampled_from(INTERESTING_STRINGS.get(name, ["", "A", "a b"])),
                     st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12),
                     st.just(current.upper()), st.just(current * 3)]
-        inside, outside = variants(current, patterns) if patterns else ([], [])
+        inside, outside = variants(current, patterns or [], substrings or ()) if patterns or substrings else ([], [])
         options += [st.sampled_from(values) for values in (inside, outside) if values]
     elif isinstance(current, list):
         options += [st.just([]), st.just(current + current[:1]), st.just(current * 9)]
@@ -354,8 +357,8 @@ def mutated_stack_configs(draw) -> dict[str, Any]:
         parent = parent[part]
     key = path[-1]
     current = parent[key]
-    patterns = value_patterns(config, path) if isinstance(current, str) else None
-    replacement = draw(replacement_values(key if isinstance(key, str) else path[-2], current, patterns))
+    patterns, substrings = value_rules(config, path) if isinstance(current, str) else (None, None)
+    replacement = draw(replacement_values(key if isinstance(key, str) else path[-2], current, patterns, substrings))
     mutated = copy.deepcopy(config)
     target = mutated
     for part in path[:-1]:

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway_config.fields import PATH_MATCH_CHARACTERS
-from gatestack.differential.crd_patterns import value_patterns, variants
+from gatestack.differential.crd_patterns import value_patterns, value_rules, variants
 from tests.conftest import stack_raw_config
 from tests.differential.listener_strategies import (
     CRD_PROTOCOLS,
@@ -31,6 +31,15 @@ def test_the_path_characters_the_program_checks_are_the_crds() -> None:
     # GIVEN the dev stack WHEN its first path match's value is followed into the HTTPRoute it renders
     # THEN the CRD's CEL rule on it is the pattern the program checks (a new CRD version that changes it fails here)
     assert value_patterns(stack_raw_config("dev"), PATH_VALUE) == [PATH_MATCH_CHARACTERS]
+
+
+def test_the_substrings_the_path_match_cel_rules_test_for_are_read_from_the_crd() -> None:
+    # GIVEN the dev stack's first path match WHEN followed into the HTTPRoute THEN the CEL rules' contains(),
+    # startsWith() and endsWith() strings come back, and the variants put each of them into the path
+    substrings = value_rules(stack_raw_config("dev"), PATH_VALUE)[1]
+    assert {"//", "/./", "/../", "%2f", "%2F", "#", "/..", "/."} <= set(substrings)
+    inside, outside = variants("/api", [PATH_MATCH_CHARACTERS], substrings)
+    assert {"//api", "/api/..", "/api/."} <= set(inside) and "/api#" in outside
 
 
 def test_a_listener_hostname_is_judged_by_the_gateway_crds_pattern() -> None:
