@@ -390,11 +390,13 @@ class ClientTls(ConfigModel):
     """The lowest TLS version accepted: `Auto`, `1.0`, `1.1`, `1.2` or `1.3`; default: `1.2`; at most `maxVersion`."""
     max_version: Optional[TlsVersion] = None
     """The highest TLS version accepted: `Auto`, `1.0`, `1.1`, `1.2` or `1.3`; default: `1.3`."""
-    ciphers: list[Cipher] = Field(default_factory=list, max_length=28)
+    # No length bound on ciphers and ALPN protocols: the CRD sets none and Envoy Gateway takes any; the names are from a
+    # closed list, so only a repeat makes a list longer than it, and a repeat gets its own sentence (policy_semantics).
+    ciphers: list[Cipher] = Field(default_factory=list)
     """TLS 1.0-1.2 cipher suites, OpenSSL names (`ECDHE-RSA-AES128-GCM-SHA256`) or IANA names
     (`TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`); not with `minVersion: "1.3"`. Default: Envoy's (ECDHE with AES-GCM
     or ChaCha20)."""
-    alpn_protocols: Optional[list[Literal["h2", "http/1.1", "http/1.0"]]] = Field(default=None, max_length=3)
+    alpn_protocols: Optional[list[Literal["h2", "http/1.1", "http/1.0"]]] = None
     """`h2`, `http/1.1`, `http/1.0`, in order of preference; `[]` turns ALPN off. Default: `h2`, `http/1.1`."""
     client_validation: Optional[ClientValidation] = None
     """Mutual TLS: the CAs client certificates must chain to."""

@@ -321,6 +321,12 @@ PROGRAM_ONLY: list[tuple[str, Mutation, str, str]] = [
      "clientTrafficPolicies.0.clientIPDetection.xForwardedFor.numTrustedHops", "at most 16"),
     ("a cipher listed twice", catalogue(lambda c: client_policy(c)["tls"].update(ciphers=["AES128-SHA", "AES128-SHA"])),
      "clientTrafficPolicies.0.tls.ciphers", "listed more than once"),
+    # Found by fresh seed 1644829640 (issue 22's generators): nine ALPN protocols, all h2, were refused as "at most 3",
+    # a bound no validator sets; a repeat is what makes the list long, and it is refused as one (ciphers likewise).
+    ("nine ALPN protocols, one repeated", catalogue(lambda c: client_policy(c)["tls"].update(alpnProtocols=["h2"] * 9)),
+     "clientTrafficPolicies.0.tls.alpnProtocols", "'h2' is listed more than once"),
+    ("thirty ciphers, one repeated", catalogue(lambda c: client_policy(c)["tls"].update(ciphers=["AES128-SHA"] * 30)),
+     "clientTrafficPolicies.0.tls.ciphers", "'AES128-SHA' is listed more than once"),
     ("one header given two claims",
      catalogue(lambda c: security(c, "web")["jwt"]["providers"][0].update(
          claimToHeaders=[{"claim": "sub", "header": "x-a"}, {"claim": "email", "header": "X-A"}])),
