@@ -155,6 +155,19 @@ def managed_field_times(item: dict[str, Any]) -> list[str]:
     return sorted(entry["time"] for entry in item["metadata"].get("managedFields") or [] if entry.get("time"))
 
 
+def leave_the_cluster_without_envoy_gateway(cluster: ClusterLayout) -> None:
+    """Delete what destroy keeps, the CRDs chart's objects (its CRDs, Gateway API's safe-upgrades
+    ValidatingAdmissionPolicy and binding), as the docs say to once no stack uses Envoy Gateway in
+    the cluster: the cluster is shared with the tests after this one, which start from a cluster
+    without Envoy Gateway, and a stack applying those objects again would meet this stack's
+    field manager on them (a server-side apply conflict)."""
+    crds = [name for name in kubectl(cluster, "get", "crd", "--output", "name").stdout.split()
+            if name.endswith((".gateway.envoyproxy.io", ".gateway.networking.k8s.io"))]
+    policies = [f"{kind}/safe-upgrades.gateway.networking.k8s.io"
+                for kind in ("validatingadmissionpolicybinding", "validatingadmissionpolicy")]
+    kubectl(cluster, "delete", *policies, *crds, "--ignore-not-found", "--wait=true", "--timeout=60s")
+
+
 @pytest.fixture(scope="module")
 def upgrade(cluster_without_envoy_gateway: ClusterLayout, engine_binaries: dict[str, Path],
             tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
@@ -237,6 +250,7 @@ def upgrade(cluster_without_envoy_gateway: ClusterLayout, engine_binaries: dict[
         found["crds_after_destroy"] = [name for name in kubectl(cluster, "get", "crd", "--output", "name").stdout.split()
                                        if "gateway.envoyproxy.io" in name or "gateway.networking.k8s.io" in name]
         delete_certificate_secrets(cluster, kubectl_binary(), config)
+        leave_the_cluster_without_envoy_gateway(cluster)
         # The old proxy's handlers drain it for 10 s at least after its deletion: wait for its end.
         old_names = [pod["name"] for pod in (found.get("before") or {}).get("proxies") or []]
         deadline = time.monotonic() + 60
