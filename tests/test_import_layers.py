@@ -52,3 +52,21 @@ def test_no_module_imports_inside_a_function(package: str) -> None:
                     and not (isinstance(node, ast.ImportFrom) and node.module in allowed)
                 ]
     assert not inside_functions, f"imports inside functions (import at the top of the module instead): {inside_functions}"
+
+
+# A package's own markers, the same meaning wherever they are.
+PACKAGE_MARKERS = {"__init__.py", "__main__.py"}
+
+
+def test_no_module_name_is_used_twice_in_the_packages() -> None:
+    """One name, one meaning: `chart_registry.py` in two folders would be two different jobs."""
+    modules = [
+        path
+        for package in ("gateway_config", "components", "gatestack")
+        for path in (REPOSITORY_ROOT / package).rglob("*.py")
+        if path.name not in PACKAGE_MARKERS
+    ]
+    by_name: dict[str, list[str]] = {}
+    for path in modules:
+        by_name.setdefault(path.name, []).append(str(path.relative_to(REPOSITORY_ROOT)))
+    assert {name: paths for name, paths in by_name.items() if len(paths) > 1} == {}

@@ -26,7 +26,7 @@ from gatestack.engine.workspace import deployed_to_local_cluster
 from gatestack.progress import progress, step
 from gatestack.stack_source import StackSource
 from gatestack.toolchain import ToolchainError
-from gatestack.toolchain.chart_registry import HELM_VERSION
+from gatestack.toolchain.registry_builds import HELM_VERSION
 from gatestack.toolchain.go_build import installed_binary
 
 cluster_app = typer.Typer(no_args_is_help=True, help="The embedded local cluster (Kubernetes + Envoy Gateway).")

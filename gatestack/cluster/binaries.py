@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gatestack.toolchain.chart_registry import ensure_chart_registry_tools
+from gatestack.toolchain.registry_builds import ensure_chart_registry_tools
 from gatestack.toolchain.cluster_builds import ensure_cluster_tools, ensure_kubectl, kwok_stage_files
 from gatestack.toolchain.data_plane import DEFAULT_ENVOY_GATEWAY_VERSION, ensure_envoy, envoy_gateway_crd_directory
 from gatestack.toolchain.inference_extension import inference_pool_crd_file

@@ -5,7 +5,7 @@ oci://docker.io/envoyproxy/gateway-helm --version v1.9.0`), which cannot be reac
 A cluster started without an Envoy Gateway of its own (the mode of `controller.install: true`)
 therefore runs CNCF Distribution's `registry` inside its network namespace, and serves under
 Docker Hub's names exactly the charts upstream's release pushes there, packaged and pushed by
-`helm` itself (`gatestack.toolchain.chart_registry`). Stack files keep their default
+`helm` itself (`gatestack.toolchain.registry_builds`). Stack files keep their default
 `chartRepository`; the Kubernetes provider pulls through Helm's own registry client.
 
 How a client inside the namespace finds it:
@@ -38,7 +38,7 @@ from gatestack.cluster import netns
 from gatestack.cluster.layout import ClusterLayout
 from gatestack.cluster.pki import ClusterPki, ensure_serving_certificate
 from gatestack.cluster.processes import ManagedProcess, StartupError, wait_for
-from gatestack.toolchain.chart_registry import run_helm
+from gatestack.toolchain.registry_builds import run_helm
 from gatestack.toolchain.go_build import ToolchainError
 
 CHART_REPOSITORY = "oci://docker.io/envoyproxy"

@@ -26,7 +26,7 @@ The parts:
 
 from pathlib import Path
 
-from gatestack.toolchain.chart_registry import (
+from gatestack.toolchain.registry_builds import (
     HELM_VERSION,
     REGISTRY_VERSION,
     ensure_chart_registry_tools,
