@@ -31,6 +31,7 @@ from gatestack.engine.deploy import engine_layout, pulumi_for
 from gatestack.engine.pulumi_cli import PulumiCli
 from gatestack.paths import REPOSITORY_ROOT
 from tests.cluster.cluster_support import kubectl, kubectl_json
+from tests.test_conformance import SEED_CHECKS, passed_checks
 
 STACK = "dev"
 CHART_TYPE = "kubernetes:helm.sh/v4:Chart"
@@ -160,6 +161,15 @@ def test_make_up_verifies_the_seed(dev: dict[str, Any]) -> None:
     assert dev["up"].returncode == 0, output[-4000:]
     assert "route backend rule 0: split backend 8 : backend-2 2 over 200 requests" in output, output[-4000:]
     assert re.search(r"^(\d+) passed, 0 failed$", output, re.MULTILINE), output[-4000:]
+
+
+def test_make_up_prints_the_address_the_gateway_got_and_verifies_the_stack_it_parsed(dev: dict[str, Any]) -> None:
+    # THEN the command's own preview and up ran, GATEWAY_HOST is the address the Gateway got, and
+    # verify checked the stack object the command parsed once and deployed: every seed check
+    addresses = [entry["value"] for entry in dev["gateway"].get("status", {}).get("addresses") or []]
+    assert addresses and f"GATEWAY_HOST: {addresses[0]}" in dev["up"].stdout, dev["up"].stdout[-3000:]
+    assert set(SEED_CHECKS) <= set(passed_checks(dev["up"].stdout)), dev["up"].stdout[-4000:]
+    assert "==> pulumi up --stack dev" in dev["up"].stderr and "==> verify dev against GATEWAY_HOST" in dev["up"].stderr
 
 
 def test_a_second_up_with_nothing_changed_changes_nothing(dev: dict[str, Any]) -> None:
